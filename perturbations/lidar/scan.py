@@ -32,7 +32,7 @@ class Scan:
         if not hasattr(p, "shape") or len(p.shape) != 2 or p.shape[1] != 4:
             got = f"shape {tuple(p.shape)}" if hasattr(p, "shape") else type(p).__name__
             raise ValueError(f"Scan.points: expected shape (N, 4) as x, y, z, intensity, got {got}")
-        if str(p.dtype) != "float32":
+        if p.dtype != namespace(p).float32:  # str(dtype) is "array_api_strict.float32" off NumPy
             raise ValueError(f"Scan.points: expected dtype float32, got {p.dtype}")
         n = p.shape[0]
         if not hasattr(self.ring, "shape") or tuple(self.ring.shape) != (n,):
@@ -50,7 +50,7 @@ class Scan:
         """The points selected by a boolean mask or index array (same array module)."""
         return replace(
             self,
-            points=self.points[keep, :],
+            points=self.points[keep],  # a boolean mask as the sole index (Array API)
             ring=self.ring[keep],
             labels=None if self.labels is None else self.labels[keep],
         )
