@@ -1,0 +1,479 @@
+"""CarlaSimulator: the :class:`~simtest.sim.base.Simulator` protocol on a CARLA 0.9.x server.
+
+One :class:`CarlaSimulator` holds one connection (and, when it launched it, one
+server) across episodes. Each episode runs in synchronous mode with a fixed time
+step; the Traffic Manager is synchronous and seeded with the episode seed.
+
+Failure handling: any error from the server during ``reset`` or ``step`` tears
+the episode down (actors destroyed, world settings restored, best effort on a
+dead server), relaunches the server when simtest owns it, and raises a
+:class:`~simtest.sim.carla.errors.CarlaServerError` so that the runner's retry
+policy retries the cell. A frame whose sensors do not all deliver within
+``sensor_timeout`` is dropped and counted; more than ``max_dropped_frames`` in a
+row fail the episode.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import numpy as np
+
+from simtest.sim.base import Conditions, SensorRig
+from simtest.sim.carla.coords import matrix_to_transform, transform_to_matrix
+from simtest.sim.carla.decode import rgb_image
+from simtest.sim.carla.episode import ActorPlan, EpisodePlan
+from simtest.sim.carla.errors import CarlaServerError, CarlaTimeoutError, classify_rpc_error
+from simtest.sim.carla.ground_truth import EpisodeActor, frame_objects
+from simtest.sim.carla.lidar import lidar_from_carla
+from simtest.sim.carla.patches import apply_texture
+from simtest.sim.carla.sensors import LidarOptions, SensorPlan, configure_blueprint, sensor_plans
+from simtest.sim.carla.server import CarlaConnection, ClientFactory, ServerConfig, default_client_factory, free_port_pair
+from simtest.sim.carla.sync import FrameCollector
+from simtest.sim.carla.visibility import SILHOUETTE_FILL
+from simtest.sim.carla.weather import WeatherOptions, conditions_to_weather
+from simtest.types import Camera, EgoState, Frame, make_transform, rotation_z, wrap_angle
+
+if TYPE_CHECKING:
+    from simtest.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+HIDDEN_Z = -500.0
+"""Height (m) at which actors wait before they appear (below every CARLA map)."""
+
+_T = TypeVar("_T")
+
+
+def _typed(cls: type[_T], value: _T | Mapping[str, Any] | None, where: str) -> _T:
+    """Accept a typed options object, a plain mapping (from Hydra) or None (defaults)."""
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        from_dict = getattr(cls, "from_dict", None)
+        if from_dict is not None:
+            return from_dict(value, where=where)
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+        return cls(**dict(value))
+    raise ValueError(f"{where}: expected a mapping of options, got {type(value).__name__}")
+
+
+@dataclass
+class _Episode:
+    """State of the running episode (everything spawned, for teardown)."""
+
+    plan: EpisodePlan
+    conditions: Conditions
+    seed: int
+    ego: Any = None
+    actors: dict[str, Any] = field(default_factory=dict)
+    controllers: list[Any] = field(default_factory=list)
+    sensors: dict[str, Any] = field(default_factory=dict)
+    plans: dict[str, SensorPlan] = field(default_factory=dict)
+    collector: FrameCollector | None = None
+    t: float = 0.0
+    index: int = 0
+    start_elapsed: float = 0.0
+    last_elapsed: float = 0.0
+    last_poses: dict[str, np.ndarray] = field(default_factory=dict)
+    last_speed: float = 0.0
+    dropped: int = 0
+    reset_time_s: float = 0.0
+
+
+class CarlaSimulator:
+    """Simulator protocol on CARLA. See the module docstring and docs/carla.md.
+
+    ``server``: :class:`ServerConfig` or its mapping; ``dt``: the fixed time step
+    (s); ``sensor_timeout``: how long to wait for a tick's sensor data (s);
+    ``max_dropped_frames``: incomplete frames in a row before the episode fails;
+    ``health_every``: steps between server memory checks; ``tm_port``: the
+    Traffic Manager port (null: a free one). ``client_factory`` builds the
+    ``carla.Client`` (tests pass a stand-in).
+    """
+
+    def __init__(
+        self,
+        rig: SensorRig | None = None,
+        *,
+        server: ServerConfig | Mapping[str, Any] | None = None,
+        dt: float = 0.05,
+        sensor_timeout: float = 2.0,
+        max_dropped_frames: int = 5,
+        health_every: int = 20,
+        weather: WeatherOptions | Mapping[str, Any] | None = None,
+        lidar: LidarOptions | Mapping[str, Any] | None = None,
+        silhouette_fill: Mapping[str, float] | None = None,
+        label_tolerance: float = 0.02,
+        client_factory: ClientFactory = default_client_factory,
+    ) -> None:
+        if not 0 < dt <= 0.5:
+            raise ValueError(f"sim.dt: the fixed time step must lie in (0, 0.5] seconds, got {dt}")
+        if max_dropped_frames < 0:
+            raise ValueError(f"sim.max_dropped_frames: must be >= 0, got {max_dropped_frames}")
+        if health_every < 1:
+            raise ValueError(f"sim.health_every: must be >= 1 step, got {health_every}")
+        self.rig = rig if rig is not None else SensorRig()
+        self.server_config = _typed(ServerConfig, server, "sim.server")
+        self.dt = float(dt)
+        self.sensor_timeout = float(sensor_timeout)
+        self.max_dropped_frames = int(max_dropped_frames)
+        self.health_every = int(health_every)
+        self.weather_options = _typed(WeatherOptions, weather, "sim.weather")
+        self.lidar_options = _typed(LidarOptions, lidar, "sim.lidar")
+        fill = dict(SILHOUETTE_FILL if silhouette_fill is None else silhouette_fill)
+        bad = {k: v for k, v in fill.items() if not 0 < v <= 1}
+        if bad:
+            raise ValueError(f"sim.silhouette_fill: values must lie in (0, 1], got {bad}")
+        self.silhouette_fill = fill
+        self.label_tolerance = float(label_tolerance)
+        self.sensor_plans = sensor_plans(self.rig, self.dt, self.lidar_options)  # validates the rig early
+        self.connection = CarlaConnection(self.server_config, client_factory)
+        self.world: Any = None
+        self.traffic_manager: Any = None
+        self.tm_port = self.server_config.tm_port
+        self._original_settings: Any = None
+        self._episode: _Episode | None = None
+        self.stats = {"dropped_frames": 0, "stale_messages": 0, "relaunches": 0, "resets": 0, "last_reset_s": 0.0}
+
+    # ------------------------------------------------------------------ protocol
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int) -> None:
+        """Start an episode of ``scenario`` (or an already translated plan) under ``conditions``."""
+        start = time.perf_counter()
+        self._guarded("reset", lambda: self._reset(scenario, conditions, int(seed)))
+        elapsed = time.perf_counter() - start
+        if self._episode is not None:
+            self._episode.reset_time_s = elapsed
+        self.stats["resets"] += 1
+        self.stats["last_reset_s"] = elapsed
+        log.info("CARLA episode reset took %.3f s (seed %d)", elapsed, seed)
+
+    def step(self) -> Frame:
+        """Advance one fixed step; returns the first complete frame (dropping incomplete ones)."""
+        if self._episode is None:
+            raise RuntimeError("CarlaSimulator.step() called before reset()")
+        return self._guarded("step", self._step)
+
+    def close(self) -> None:
+        """Destroy the episode's actors, restore the world settings, release the server."""
+        try:
+            self._teardown(restore_settings=True)
+        finally:
+            self.world = None
+            self.traffic_manager = None
+            self.connection.close()
+
+    # ------------------------------------------------------------------ patches
+    def apply_texture(self, object_name: str, texture: np.ndarray, parameter: str = "Diffuse") -> None:
+        """Paint ``texture`` (H x W x 3) on the CARLA object ``object_name`` (see patches.py)."""
+        if self.world is None:
+            raise RuntimeError("CarlaSimulator.apply_texture() needs a connected world; call reset() first")
+        self._guarded("apply_texture", lambda: apply_texture(self.world, object_name, texture, parameter))
+
+    # ------------------------------------------------------------------ internals
+    def _guarded(self, where: str, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except RuntimeError as e:
+            err = classify_rpc_error(e, where=f"CarlaSimulator.{where}")
+            if err is not e or isinstance(e, CarlaServerError):
+                self._fail(err)
+                raise err from e
+            raise
+
+    def _fail(self, err: CarlaServerError) -> None:
+        log.error("CARLA episode failed: %s", err)
+        try:
+            self._teardown(restore_settings=True)
+        except Exception as cleanup:  # noqa: BLE001 - the server may be gone; the original error matters
+            log.warning("cleanup after failure did not complete: %s", cleanup)
+        self._episode = None
+        self.world = None
+        self.traffic_manager = None
+        self._original_settings = None
+        if self.connection.recover():
+            self.stats["relaunches"] += 1
+            self.tm_port = self.server_config.tm_port
+
+    def _connect(self) -> None:
+        if self.connection.client is None:
+            self.connection.open()
+        if self.world is None:
+            self.world = self.connection.client.get_world()
+            self._original_settings = self.world.get_settings()
+
+    def _reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int) -> None:
+        self.connection.check_health()
+        self._connect()
+        self._teardown(restore_settings=False)
+        plan = scenario if isinstance(scenario, EpisodePlan) else self._translate(scenario)
+        client = self.connection.client
+        if plan.map is not None and not self.world.get_map().name.split("/")[-1] == plan.map:
+            log.info("loading CARLA map %s", plan.map)
+            self.world = client.load_world(plan.map)
+        ep = _Episode(plan=plan, conditions=conditions, seed=seed)
+        self._episode = ep
+        try:
+            self._apply_sync_settings()
+            if self.tm_port is None:
+                self.tm_port = free_port_pair()
+            self.traffic_manager = client.get_trafficmanager(self.tm_port)
+            self.traffic_manager.set_synchronous_mode(True)
+            self.traffic_manager.set_random_device_seed(seed)
+            self.world.set_weather(conditions_to_weather(conditions, self.weather_options))
+            self._set_lights(conditions)
+            self._spawn(ep)
+            first = self.world.tick(self.server_config.timeout)
+            snapshot = self.world.get_snapshot()
+            ep.start_elapsed = ep.last_elapsed = float(snapshot.timestamp.elapsed_seconds)
+            ep.last_poses = self._poses(snapshot, ep)
+            self._start_ai(ep)
+            # Data of the settling tick are older than any later frame: the collector drops them as stale.
+            log.debug("episode settled at world frame %d", first)
+        except BaseException:
+            try:
+                self._teardown(restore_settings=True)
+            except Exception as cleanup:  # noqa: BLE001 - keep the original error
+                log.warning("cleanup after a failed reset did not complete: %s", cleanup)
+            raise
+
+    def _translate(self, scenario: Scenario) -> EpisodePlan:
+        from simtest.sim.carla.translate import translate
+
+        return translate(scenario)
+
+    def _apply_sync_settings(self) -> None:
+        settings = self.world.get_settings()
+        settings.synchronous_mode = True
+        settings.fixed_delta_seconds = self.dt
+        self.world.apply_settings(settings)
+
+    def _set_lights(self, conditions: Conditions) -> None:
+        import carla
+
+        lm = self.world.get_lightmanager()
+        lights = lm.get_all_lights(carla.LightGroup.Street)
+        (lm.turn_on if conditions.street_lights else lm.turn_off)(lights)
+
+    def _spawn(self, ep: _Episode) -> None:
+        import carla
+
+        library = self.world.get_blueprint_library()
+        ego_pose = self._pose_at(ep.plan.ego, 0.0, None)
+        ep.ego = self._spawn_actor(library, ep.plan.ego, ego_pose)
+        state = carla.VehicleLightState.NONE
+        if ep.conditions.headlights:
+            state = carla.VehicleLightState(int(carla.VehicleLightState.LowBeam) | int(carla.VehicleLightState.Position))
+        ep.ego.set_light_state(state)
+        for a in ep.plan.actors:
+            ep.actors[a.name] = self._spawn_actor(library, a, self._pose_at(a, 0.0, ego_pose))
+        collector = FrameCollector([p.key for p in self.sensor_plans], self.sensor_timeout)
+        for p in self.sensor_plans:
+            sensor = self.world.spawn_actor(configure_blueprint(library, p), p.transform, attach_to=ep.ego)
+            ep.sensors[p.key] = sensor
+            ep.plans[p.key] = p
+            sensor.listen(collector.callback(p.key))
+        ep.collector = collector
+
+    def _spawn_actor(self, library: Any, plan: ActorPlan, pose: np.ndarray) -> Any:
+        bp = library.find(plan.blueprint)
+        if bp.has_attribute("role_name"):
+            bp.set_attribute("role_name", plan.name)
+        if bp.has_attribute("is_invincible"):
+            bp.set_attribute("is_invincible", "false")
+        actor = self.world.spawn_actor(bp, self._carla_transform(pose))
+        if plan.controller == "scripted":
+            actor.set_simulate_physics(False)
+        return actor
+
+    def _start_ai(self, ep: _Episode) -> None:
+        import carla
+
+        library = self.world.get_blueprint_library()
+        for a in ep.plan.actors:
+            if a.controller != "ai" or a.ai_target is None:
+                continue
+            ctrl = self.world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), attach_to=ep.actors[a.name])
+            ep.controllers.append(ctrl)
+            ctrl.start()
+            ctrl.go_to_location(matrix_to_transform(make_transform(None, a.ai_target)).location)
+            ctrl.set_max_speed(a.ai_speed)
+
+    @staticmethod
+    def _carla_transform(pose: np.ndarray) -> Any:
+        return matrix_to_transform(make_transform(rotation_z(pose[3]), pose[:3]))
+
+    @staticmethod
+    def _pose_at(plan: ActorPlan, t: float, ego_pose: np.ndarray | None) -> np.ndarray:
+        pose = plan.pose(t, ego_pose if ego_pose is not None else np.zeros(4))
+        if pose is None:
+            return np.array([0.0, 0.0, HIDDEN_Z, 0.0])
+        return np.asarray(pose, dtype=np.float64)
+
+    def _move_scripted(self, ep: _Episode, t: float) -> None:
+        ego_pose = self._pose_at(ep.plan.ego, t, None)
+        ep.ego.set_transform(self._carla_transform(ego_pose))
+        for a in ep.plan.actors:
+            if a.controller == "scripted":
+                ep.actors[a.name].set_transform(self._carla_transform(self._pose_at(a, t, ego_pose)))
+
+    def _poses(self, snapshot: Any, ep: _Episode) -> dict[str, np.ndarray]:
+        """World-frame 4x4 poses of the ego and the actors in a snapshot."""
+        out = {ep.plan.ego.name: transform_to_matrix(snapshot.find(ep.ego.id).get_transform())}
+        for name, actor in ep.actors.items():
+            out[name] = transform_to_matrix(snapshot.find(actor.id).get_transform())
+        return out
+
+    def _step(self) -> Frame:
+        ep = self._episode
+        if ep is None or ep.collector is None:
+            raise RuntimeError("CarlaSimulator.step() called before reset()")
+        if ep.index % self.health_every == 0:
+            self.connection.check_health()
+        data = None
+        frame_id = -1
+        for _ in range(self.max_dropped_frames + 1):
+            self._move_scripted(ep, ep.t + self.dt)
+            frame_id = self.world.tick(self.server_config.timeout)
+            ep.t += self.dt
+            data = ep.collector.collect(frame_id)
+            if data is not None:
+                break
+            ep.dropped += 1
+            self.stats["dropped_frames"] += 1
+            log.warning("world frame %d incomplete (no data from %s); dropped", frame_id, list(ep.collector.last_missing))
+        self.stats["stale_messages"] = ep.collector.stale_messages
+        if data is None:
+            raise CarlaTimeoutError(
+                f"{self.max_dropped_frames + 1} consecutive world frames incomplete (last {frame_id}); sensors "
+                f"{list(ep.collector.last_missing)} delivered nothing within sim.sensor_timeout={self.sensor_timeout} s"
+            )
+        return self._assemble(ep, frame_id, data)
+
+    def _assemble(self, ep: _Episode, frame_id: int, data: dict[str, Any]) -> Frame:
+        snapshot = self.world.get_snapshot()
+        if snapshot.frame != frame_id:
+            raise CarlaTimeoutError(f"world snapshot is of frame {snapshot.frame}, expected {frame_id}")
+        elapsed = float(snapshot.timestamp.elapsed_seconds)
+        poses = self._poses(snapshot, ep)
+        span = max(elapsed - ep.last_elapsed, 1e-9)
+        ego_name = ep.plan.ego.name
+        T_ego = poses[ego_name]
+        v_world = (T_ego[:3, 3] - ep.last_poses[ego_name][:3, 3]) / span
+        velocity = T_ego[:3, :3].T @ v_world
+        yaw_now = math.atan2(T_ego[1, 0], T_ego[0, 0])
+        yaw_before = math.atan2(ep.last_poses[ego_name][1, 0], ep.last_poses[ego_name][0, 0])
+        ego = EgoState(
+            T_world_from_ego=T_ego,
+            velocity=velocity,
+            yaw_rate=float(wrap_angle(yaw_now - yaw_before)) / span,
+            acceleration=(float(velocity[0]) - ep.last_speed) / span if ep.index > 0 else 0.0,
+        )
+        timestamp = elapsed - ep.start_elapsed
+        cameras = {}
+        instance = {}
+        lidars = {}
+        ids = [int(a.id) for a in ep.actors.values()]
+        for key, msg in data.items():
+            p = ep.plans[key]
+            if p.role == "rgb":
+                spec = self.rig.cameras[p.rig_name]
+                cameras[p.rig_name] = Camera(rgb_image(msg), spec.K(), spec.T_ego_from_cam(), timestamp)
+            elif p.role == "instance":
+                instance[p.rig_name] = msg
+            elif p.role == "lidar":
+                spec_l = self.rig.lidars[p.rig_name]
+                rng = np.random.default_rng(np.random.SeedSequence([ep.seed, ep.index, sorted(self.rig.lidars).index(p.rig_name)]))
+                lidars[p.rig_name] = lidar_from_carla(
+                    msg, data[f"semantic/{p.rig_name}"], spec_l, ep.conditions, ids, rng, label_tolerance=self.label_tolerance
+                )
+        actors = [
+            EpisodeActor(
+                name=a.name,
+                actor_id=int(ep.actors[a.name].id),
+                cls=a.cls,
+                bounding_box=ep.actors[a.name].bounding_box,
+                T_world_from_actor=poses[a.name],
+                T_world_from_actor_before=ep.last_poses[a.name],
+            )
+            for a in ep.plan.actors
+            if poses[a.name][2, 3] > HIDDEN_Z / 2
+        ]
+        objects = frame_objects(
+            actors,
+            T_ego,
+            span,
+            cameras={n: (self.rig.cameras[n], msg) for n, msg in instance.items()},
+            lidars=lidars,
+            ego_speed=float(velocity[0]),
+            fill=self.silhouette_fill,
+        )
+        frame = Frame(
+            index=ep.index,
+            timestamp=timestamp,
+            ego=ego,
+            cameras=cameras,
+            lidars=lidars,
+            objects=objects,
+            meta={
+                "backend": "carla",
+                "world_frame": int(frame_id),
+                "dropped_frames": ep.dropped,
+                "reset_time_s": ep.reset_time_s,
+            },
+        )
+        ep.index += 1
+        ep.last_poses = poses
+        ep.last_elapsed = elapsed
+        ep.last_speed = float(velocity[0])
+        return frame
+
+    def _teardown(self, *, restore_settings: bool) -> None:
+        """Stop and destroy everything the episode spawned; optionally restore the world settings.
+
+        Every step is attempted even when an earlier one fails (a dead server
+        fails them all); the first error is raised at the end.
+        """
+        ep, self._episode = self._episode, None
+        first_error: BaseException | None = None
+
+        def attempt(fn: Callable[[], object]) -> None:
+            nonlocal first_error
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - collected and re-raised below
+                first_error = first_error or e
+
+        if ep is not None:
+            for sensor in ep.sensors.values():
+                attempt(lambda s=sensor: s.is_listening and s.stop())
+            for ctrl in ep.controllers:
+                attempt(ctrl.stop)
+            for actor in [*ep.sensors.values(), *ep.controllers, *ep.actors.values(), ep.ego]:
+                if actor is not None:
+                    attempt(actor.destroy)
+            if ep.collector is not None:
+                ep.collector.clear()
+        if restore_settings and self.world is not None and self._original_settings is not None:
+            if self.traffic_manager is not None:
+                attempt(lambda: self.traffic_manager.set_synchronous_mode(False))
+            attempt(lambda: self.world.apply_settings(self._original_settings))
+        if first_error is not None:
+            raise first_error
+
