@@ -118,9 +118,12 @@ def lidar_from_carla(
     known_ids: Iterable[int],
     rng: np.random.Generator,
     *,
+    timestamp: float,
     label_tolerance: float = 0.02,
 ) -> Lidar:
-    """Decode a ray_cast sweep and its semantic twin into an ego-frame :class:`Lidar` with weather."""
+    """Decode a ray_cast sweep and its semantic twin into an ego-frame :class:`Lidar` with weather.
+
+    ``timestamp`` (s since the episode start) is the sweep's tick time."""
     xyz_c, intensity, ring = lidar_arrays(measurement)
     sem_xyz_c, sem_ids = semantic_lidar_arrays(semantic)
     labels = transfer_labels(xyz_c, sem_xyz_c, sem_ids, known_ids, label_tolerance)
@@ -134,5 +137,5 @@ def lidar_from_carla(
         T_ego_from_lidar=T,
         num_beams=spec.beams,
         labels=labels.astype(np.int64),
-        timestamp=float(measurement.timestamp),
+        timestamp=float(timestamp),
     )

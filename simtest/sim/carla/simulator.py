@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 HIDDEN_Z = -500.0
 """Height (m) at which actors wait before they appear (below every CARLA map)."""
 
+SPAWN_CLEARANCE = 1.0
+"""Height (m) above its pose at which an actor is spawned before being placed."""
+
 _T = TypeVar("_T")
 
 
@@ -76,6 +79,8 @@ class _Episode:
     conditions: Conditions
     seed: int
     ego: Any = None
+    spawned: list[Any] = field(default_factory=list)
+    z_offset: dict[str, float] = field(default_factory=dict)
     actors: dict[str, Any] = field(default_factory=dict)
     controllers: list[Any] = field(default_factory=list)
     sensors: dict[str, Any] = field(default_factory=dict)
@@ -276,30 +281,36 @@ class CarlaSimulator:
 
         library = self.world.get_blueprint_library()
         ego_pose = self._pose_at(ep.plan.ego, 0.0, None)
-        ep.ego = self._spawn_actor(library, ep.plan.ego, ego_pose)
+        ep.ego = self._spawn_actor(library, ep.plan.ego, ego_pose, ep)
         state = carla.VehicleLightState.NONE
         if ep.conditions.headlights:
             state = carla.VehicleLightState(int(carla.VehicleLightState.LowBeam) | int(carla.VehicleLightState.Position))
         ep.ego.set_light_state(state)
         for a in ep.plan.actors:
-            ep.actors[a.name] = self._spawn_actor(library, a, self._pose_at(a, 0.0, ego_pose))
+            ep.actors[a.name] = self._spawn_actor(library, a, self._pose_at(a, 0.0, ego_pose), ep)
         collector = FrameCollector([p.key for p in self.sensor_plans], self.sensor_timeout)
         for p in self.sensor_plans:
             sensor = self.world.spawn_actor(configure_blueprint(library, p), p.transform, attach_to=ep.ego)
+            ep.spawned.append(sensor)
             ep.sensors[p.key] = sensor
             ep.plans[p.key] = p
             sensor.listen(collector.callback(p.key))
         ep.collector = collector
 
-    def _spawn_actor(self, library: Any, plan: ActorPlan, pose: np.ndarray) -> Any:
+    def _spawn_actor(self, library: Any, plan: ActorPlan, pose: np.ndarray, ep: _Episode) -> Any:
+        """Spawn above its pose (CARLA rejects spawns touching the ground), then put the box bottom on it."""
         bp = library.find(plan.blueprint)
         if bp.has_attribute("role_name"):
             bp.set_attribute("role_name", plan.name)
         if bp.has_attribute("is_invincible"):
             bp.set_attribute("is_invincible", "false")
-        actor = self.world.spawn_actor(bp, self._carla_transform(pose))
+        actor = self.world.spawn_actor(bp, self._carla_transform(pose + [0.0, 0.0, SPAWN_CLEARANCE, 0.0]))
+        ep.spawned.append(actor)
+        bb = actor.bounding_box
+        ep.z_offset[plan.name] = float(bb.extent.z - bb.location.z)
         if plan.controller == "scripted":
             actor.set_simulate_physics(False)
+        actor.set_transform(self._carla_transform(pose + [0.0, 0.0, ep.z_offset[plan.name], 0.0]))
         return actor
 
     def _start_ai(self, ep: _Episode) -> None:
@@ -310,6 +321,7 @@ class CarlaSimulator:
             if a.controller != "ai" or a.ai_target is None:
                 continue
             ctrl = self.world.spawn_actor(library.find("controller.ai.walker"), carla.Transform(), attach_to=ep.actors[a.name])
+            ep.spawned.append(ctrl)
             ep.controllers.append(ctrl)
             ctrl.start()
             ctrl.go_to_location(matrix_to_transform(make_transform(None, a.ai_target)).location)
@@ -328,10 +340,12 @@ class CarlaSimulator:
 
     def _move_scripted(self, ep: _Episode, t: float) -> None:
         ego_pose = self._pose_at(ep.plan.ego, t, None)
-        ep.ego.set_transform(self._carla_transform(ego_pose))
+        lift = [0.0, 0.0, ep.z_offset[ep.plan.ego.name], 0.0]
+        ep.ego.set_transform(self._carla_transform(ego_pose + lift))
         for a in ep.plan.actors:
             if a.controller == "scripted":
-                ep.actors[a.name].set_transform(self._carla_transform(self._pose_at(a, t, ego_pose)))
+                pose = self._pose_at(a, t, ego_pose) + [0.0, 0.0, ep.z_offset[a.name], 0.0]
+                ep.actors[a.name].set_transform(self._carla_transform(pose))
 
     def _poses(self, snapshot: Any, ep: _Episode) -> dict[str, np.ndarray]:
         """World-frame 4x4 poses of the ego and the actors in a snapshot."""
@@ -394,14 +408,15 @@ class CarlaSimulator:
             p = ep.plans[key]
             if p.role == "rgb":
                 spec = self.rig.cameras[p.rig_name]
-                cameras[p.rig_name] = Camera(rgb_image(msg), spec.K(), spec.T_ego_from_cam(), timestamp)
+                cameras[p.rig_name] = Camera(rgb_image(msg), spec.K(), spec.T_ego_from_cam(), msg.timestamp - ep.start_elapsed)
             elif p.role == "instance":
                 instance[p.rig_name] = msg
             elif p.role == "lidar":
                 spec_l = self.rig.lidars[p.rig_name]
                 rng = np.random.default_rng(np.random.SeedSequence([ep.seed, ep.index, sorted(self.rig.lidars).index(p.rig_name)]))
                 lidars[p.rig_name] = lidar_from_carla(
-                    msg, data[f"semantic/{p.rig_name}"], spec_l, ep.conditions, ids, rng, label_tolerance=self.label_tolerance
+                    msg, data[f"semantic/{p.rig_name}"], spec_l, ep.conditions, ids, rng,
+                    timestamp=msg.timestamp - ep.start_elapsed, label_tolerance=self.label_tolerance,
                 )
         actors = [
             EpisodeActor(
@@ -465,9 +480,8 @@ class CarlaSimulator:
                 attempt(lambda s=sensor: s.is_listening and s.stop())
             for ctrl in ep.controllers:
                 attempt(ctrl.stop)
-            for actor in [*ep.sensors.values(), *ep.controllers, *ep.actors.values(), ep.ego]:
-                if actor is not None:
-                    attempt(actor.destroy)
+            for actor in reversed(ep.spawned):  # sensors and controllers before their parents
+                attempt(actor.destroy)
             if ep.collector is not None:
                 ep.collector.clear()
         if restore_settings and self.world is not None and self._original_settings is not None:
