@@ -29,8 +29,12 @@ WET_GROUND_WETNESS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
 DROPOUT_FRACTION: tuple[float, ...] = (0.06, 0.12, 0.18, 0.24, 0.30)
 """Share of points removed at random; 3D_Corruptions_AD ``density_dec_global`` (0.2..1.0 x 30 %)."""
 
-CUTOUT: tuple[tuple[float, float], ...] = ((2, 0.02), (3, 0.02), (5, 0.02), (7, 0.02), (10, 0.02))
-"""(number of holes, share of the points per hole); 3D_Corruptions_AD ``cutout_local``."""
+CUTOUT_HOLES: tuple[float, ...] = (2, 3, 5, 7, 10)
+"""Number of local holes; 3D_Corruptions_AD ``cutout_local`` (which removes the 2 % nearest
+neighbours of each centre)."""
+CUTOUT_RADIUS_M = 2.0
+"""Radius (m) of a hole; chosen here so that a hole around a random return of a 64-beam
+scan removes on the order of the 2 % of 3D_Corruptions_AD (most returns are near the sensor)."""
 
 FOV_HALF_ANGLE_DEG: tuple[float, ...] = (105.0, 90.0, 75.0, 60.0, 45.0)
 """Half-angle (deg) of the frontal field of view that is kept; 3D_Corruptions_AD ``fov_filter``."""
@@ -67,8 +71,10 @@ CROSSTALK_FRACTION: tuple[float, ...] = (0.004, 0.008, 0.012, 0.016, 0.020)
 CROSSTALK_STD_M = 3.0
 
 SUN_GLARE_FRACTION: tuple[float, ...] = (0.01, 0.02, 0.03, 0.04, 0.05)
-"""Share of points corrupted by sunlight; 3D_Corruptions_AD ``scene_glare_noise``."""
-SUN_GLARE_STD_M = 2.0
+"""Share of points corrupted by sunlight; 3D_Corruptions_AD ``scene_glare_noise`` (which adds 2 m
+Gaussian noise to them; we place them on their ray, see ``lidar_sun_glare``)."""
+SUN_GLARE_HALF_WIDTH_DEG = 30.0
+"""Half-width (deg) of the azimuth sector around the sun where glare acts; chosen here."""
 
 # --- motion ---------------------------------------------------------------------
 EGO_SPEED_MPS: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 30.0)

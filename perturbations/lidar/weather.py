@@ -75,8 +75,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from perturbations.lidar.rays import move_along_ray, ranges
 from perturbations.lidar.scan import Scan
-from perturbations.lidar.severities import FOG_ALPHA, RAIN_RATE, SNOWFALL_RATE
+from perturbations.lidar.severities import FOG_ALPHA, RAIN_RATE, SNOWFALL_RATE, WET_GROUND_WETNESS
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, from_host, namespace, noise
 
@@ -413,18 +414,12 @@ def apply_ray_weather_to_scan(
     if fog_alpha == 0 and rain_rate == 0 and snowfall_rate == 0:
         return scan
     xp = namespace(scan.points)
-    pts = scan.points
-    ox, oy, oz = (float(c) for c in scan.origin)
-    dx, dy, dz = pts[:, 0] - ox, pts[:, 1] - oy, pts[:, 2] - oz
-    r0 = xp.sqrt(dx * dx + dy * dy + dz * dz)
     res = ray_weather(
-        r0, pts[:, 3], fog_alpha=fog_alpha, rain_rate=rain_rate, snowfall_rate=snowfall_rate,
+        ranges(scan), scan.points[:, 3], fog_alpha=fog_alpha, rain_rate=rain_rate, snowfall_rate=snowfall_rate,
         rng=np.random.default_rng(seed), max_range=max_range, optics=optics,
     )
     moved = (res.kind == FOG) | (res.kind == PARTICLE)
-    scale = xp.where(moved, res.ranges, r0) / xp.where(r0 > 0, r0, xp.ones_like(r0))
-    columns = [xp.where(moved, o + dc * scale, pts[:, c]) for c, (o, dc) in enumerate(((ox, dx), (oy, dy), (oz, dz)))]
-    out = xp.stack([*columns, res.intensities], axis=1)
+    out = move_along_ray(scan, moved, res.ranges, res.intensities)
     labels = scan.labels
     if labels is not None:
         labels = xp.where(moved, xp.asarray(-2, dtype=labels.dtype), labels)
@@ -487,3 +482,66 @@ def sample_rain(severity: float, shape: tuple[int, ...], rng: np.random.Generato
 def sample_snow(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> SnowParams:
     """Lidar snow; snowfall rates (mm/h water equivalent) per 3D_Corruptions_AD levels."""
     return SnowParams(rate=float(severity_value(SNOWFALL_RATE, severity, 0.0)), seed=draw_seed(rng))
+
+
+# ---------------------------------------------------------------------------
+# wet ground
+# ---------------------------------------------------------------------------
+
+WATER_INDEX = 1.33  # refractive index of water in the near infrared
+WET_DARKENING = 0.6  # diffuse albedo of wet over dry asphalt (internal reflection in the film); model value
+GROUND_BAND_M = 0.2  # returns below this height (ego frame, road at z = 0) count as ground
+
+
+def fresnel_reflectance(cos_i: Any, n: float = WATER_INDEX) -> Any:
+    """Unpolarised Fresnel reflectance of an air-to-medium interface at incidence cosine ``cos_i``."""
+    xp = namespace(cos_i)
+    sin_t2 = (1.0 - cos_i * cos_i) / (n * n)
+    cos_t = xp.sqrt(1.0 - sin_t2)
+    rs = ((cos_i - n * cos_t) / (cos_i + n * cos_t)) ** 2
+    rp = ((cos_t - n * cos_i) / (cos_t + n * cos_i)) ** 2
+    return 0.5 * (rs + rp)
+
+
+@dataclass(frozen=True)
+class WetGroundParams:
+    """Wetness (share of the road's diffuse return replaced by the wet response) and the seed."""
+
+    wetness: float
+    seed: int
+
+
+def apply_wet_ground(scan: Scan, params: WetGroundParams) -> Scan:
+    """A water film on the road mirrors the grazing beam away.
+
+    For a ground return at incidence angle ``theta`` (``cos theta`` = sensor height
+    over range) the light that reaches the road and comes back crosses the
+    air-water interface twice: the diffuse return falls by
+    ``q = (1 - w) + w * WET_DARKENING * (1 - F(theta))^2`` with ``F`` the Fresnel
+    reflectance and ``w`` the wetness. Far ground returns (grazing, ``F`` -> 1)
+    vanish first. Detection follows the law of :func:`ray_weather`: a return
+    survives with probability ``q`` and its intensity is scaled by ``q``.
+    Ground is every return below GROUND_BAND_M (and labelled background when
+    labels exist).
+    """
+    if params.wetness == 0:
+        return scan
+    xp = namespace(scan.points)
+    p = scan.points
+    ground = p[:, 2] < GROUND_BAND_M
+    if scan.labels is not None:
+        ground = ground & (scan.labels == -1)
+    r = xp.maximum(ranges(scan), xp.asarray(1e-3, dtype=p.dtype))
+    cos_i = xp.clip((float(scan.origin[2]) - p[:, 2]) / r, 0.0, 1.0)
+    transmitted = 1.0 - fresnel_reflectance(cos_i)
+    q = (1.0 - params.wetness) + params.wetness * WET_DARKENING * transmitted * transmitted
+    q = xp.where(ground, q, xp.ones_like(q))
+    u = noise(p, params.seed, (len(scan),), "uniform")
+    out = xp.concat([p[:, :3], xp.astype(p[:, 3] * q, p.dtype)[:, None]], axis=1)
+    return scan.with_points(out).take(u < q)
+
+
+@perturbation("lidar_wet_ground", kind="lidar", apply=apply_wet_ground)
+def sample_wet_ground(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> WetGroundParams:
+    """Wet road surface: specular loss of ground returns."""
+    return WetGroundParams(wetness=float(severity_value(WET_GROUND_WETNESS, severity, 0.0)), seed=draw_seed(rng))

@@ -1,0 +1,69 @@
+"""Ego-motion distortion: the sweep is left uncompensated for the ego's motion.
+
+A spinning lidar measures each azimuth at a different time. We take the sweep to
+run counter-clockwise from azimuth -pi (straight behind) at ``t = -T`` to +pi at
+``t = 0`` (``T`` the sweep period), and the input scan to be motion-compensated to
+the ego pose at ``t = 0``. An uncompensated sensor reports a point measured at
+time ``t`` in the ego frame of that instant. With constant forward speed ``v`` and
+yaw rate ``w`` the ego pose at ``t`` relative to ``t = 0`` is yaw ``psi = w t``
+and position ``(v sin(psi) / w, v (1 - cos(psi)) / w)`` (``(v t, 0)`` when
+``w = 0``), so the reported point is ``R(-psi) (p - position)``. Example: a
+point straight ahead (azimuth 0, ``t = -T/2``) at ``v = 10`` m/s, ``T = 0.1`` s,
+``w = 0`` appears 0.5 m farther ahead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from perturbations.lidar import severities as sev
+from perturbations.lidar.rays import offsets
+from perturbations.lidar.scan import Scan
+from perturbations.registry import perturbation, severity_value
+from perturbations.xp import namespace
+
+SWEEP_PERIOD_S = 0.1  # 10 Hz spinning lidar
+
+
+@dataclass(frozen=True)
+class MotionParams:
+    """Uncompensated ego motion: forward speed (m/s), yaw rate (rad/s, ccw) and sweep period (s)."""
+
+    speed: float
+    yaw_rate: float
+    sweep_period: float = SWEEP_PERIOD_S
+
+
+def apply_motion_distortion(scan: Scan, params: MotionParams) -> Scan:
+    """Distort the scan as an uncompensated sensor would report it (see module docstring)."""
+    if params.speed == 0 and params.yaw_rate == 0:
+        return scan
+    xp = namespace(scan.points)
+    p = scan.points
+    dx, dy, _ = offsets(scan)
+    t = (xp.atan2(dy, dx) / (2 * math.pi) - 0.5) * params.sweep_period  # -T at azimuth -pi, 0 at +pi
+    psi = params.yaw_rate * t
+    if params.yaw_rate == 0:
+        px, py = params.speed * t, xp.zeros_like(t)
+    else:
+        px = (params.speed / params.yaw_rate) * xp.sin(psi)
+        py = (params.speed / params.yaw_rate) * (1.0 - xp.cos(psi))
+    c, s = xp.cos(psi), xp.sin(psi)
+    qx, qy = p[:, 0] - px, p[:, 1] - py
+    x = c * qx + s * qy
+    y = -s * qx + c * qy
+    out = xp.stack([xp.astype(x, p.dtype), xp.astype(y, p.dtype), p[:, 2], p[:, 3]], axis=1)
+    return scan.with_points(out)
+
+
+@perturbation("lidar_motion_distortion", kind="lidar", apply=apply_motion_distortion)
+def sample_motion_distortion(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> MotionParams:
+    """Ego-motion distortion at the tabulated speed and yaw rate (turn direction drawn at random)."""
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    return MotionParams(
+        speed=float(severity_value(sev.EGO_SPEED_MPS, severity, 0.0)),
+        yaw_rate=sign * float(severity_value(sev.EGO_YAW_RATE, severity, 0.0)),
+    )
