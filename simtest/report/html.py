@@ -37,7 +37,7 @@ p.lead{color:var(--muted);margin:2px 0 12px;max-width:980px}
 .note{color:var(--muted);font-size:12.5px}
 .warn{background:var(--inc-bg);border-left:4px solid var(--inc);padding:8px 12px;margin:8px 0;border-radius:4px}
 .verdict{display:flex;gap:14px;flex-wrap:wrap;align-items:stretch;margin:14px 0 0}
-.kpi{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:170px}
+.kpi{background:var(--card);color:var(--ink);border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:170px}
 .kpi .v{font-size:22px;font-weight:650}
 .kpi .k{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .kpi.pass{border-color:var(--pass);background:var(--pass-bg)} .kpi.pass .v{color:var(--pass)}
@@ -53,7 +53,11 @@ table.data tr:hover td{background:#f8fafc}
 .badge.inconclusive{background:var(--inc-bg);color:var(--inc)} .badge.neutral{background:#eef2f6;color:var(--muted)}
 figure{margin:8px 0 14px} figure svg{max-width:100%;height:auto} figcaption{color:var(--muted);font-size:12.5px;max-width:980px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:10px 18px}
-.thumbs{display:flex;gap:8px;flex-wrap:wrap} .thumbs img{height:150px;border:1px solid var(--line);border-radius:4px;background:#000}
+.thumbs{display:flex;gap:8px;flex-wrap:wrap;margin-top:6px} .thumbs img{height:140px;max-width:100%;border:1px solid var(--line);border-radius:4px;background:#000}
+.episodes{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:12px}
+.episode{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:#fbfcfd}
+.episode .hd{display:flex;justify-content:space-between;font-weight:600} .episode .loss{color:var(--fail)}
+.episode .cond{color:var(--muted);font-size:12.5px;margin-top:2px;word-break:break-word}
 .nothumb{display:inline-block;color:var(--muted);font-size:12px;border:1px dashed var(--line);padding:8px 10px;border-radius:4px}
 pre.cfg{background:#0f1b27;color:#d8e4ef;padding:12px;border-radius:6px;overflow:auto;max-height:420px;font-size:12px}
 details summary{cursor:pointer;color:var(--accent);margin:6px 0}

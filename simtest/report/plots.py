@@ -57,8 +57,10 @@ def to_svg(fig: Figure, key: str) -> str:
     text = buf.getvalue()
     start = text.find("<svg")
     svg = text[start:]
-    # let CSS scale the figure: keep the viewBox, drop fixed pt sizes
-    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 role="img"', svg, count=1)
+    # let CSS scale the figure down (viewBox kept), never up beyond ~1.1 px per point
+    max_px = round(fig.get_figwidth() * 72 * 1.1)
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', rf'<svg\1 role="img" style="max-width:{max_px}px;width:100%"',
+                  svg, count=1)
 
 
 def rate_axes(ax, *, ylabel: str, percent: bool = True) -> None:
