@@ -543,9 +543,10 @@ class StandinServer:
         self.world = World(self, self.map_name)
 
     def check_rpc(self, what: str) -> None:
-        if self.probe_port and not self.crashed:
+        # A dead process is noticed where a real client notices it first: on tick and on connect.
+        if self.probe_port and not self.crashed and what in ("tick", "version"):
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2.0):
                     pass
             except OSError:
                 self.crashed = True

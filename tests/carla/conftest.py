@@ -60,7 +60,7 @@ def fake_carla_root(tmp_path: Path) -> Path:
         port = int([a for a in sys.argv if a.startswith("-carla-rpc-port=")][0].split("=")[1])
         print("fake CARLA server args:", " ".join(sys.argv[1:]), flush=True)
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", port)); s.listen(16)
+        s.bind(("127.0.0.1", port)); s.listen(128)
         while True:
             c, _ = s.accept(); c.close()
         """

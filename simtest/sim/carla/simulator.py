@@ -224,8 +224,8 @@ class CarlaSimulator:
             self._original_settings = self.world.get_settings()
 
     def _reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int) -> None:
-        self.connection.check_health()
         self._connect()
+        self.connection.check_health()
         self._teardown(restore_settings=False)
         plan = scenario if isinstance(scenario, EpisodePlan) else self._translate(scenario)
         client = self.connection.client
