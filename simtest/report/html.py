@@ -43,6 +43,7 @@ p.lead{color:var(--muted);margin:2px 0 12px;max-width:980px}
 .kpi.pass{border-color:var(--pass);background:var(--pass-bg)} .kpi.pass .v{color:var(--pass)}
 .kpi.fail{border-color:var(--fail);background:var(--fail-bg)} .kpi.fail .v{color:var(--fail)}
 .kpi.inconclusive{border-color:var(--inc);background:var(--inc-bg)} .kpi.inconclusive .v{color:var(--inc)}
+div.tw{overflow-x:auto}
 table.data{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px;font-variant-numeric:tabular-nums}
 table.data th{background:#eef2f6;text-align:left;font-weight:600;padding:6px 8px;border-bottom:2px solid var(--line);white-space:nowrap}
 table.data td{padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
@@ -142,7 +143,8 @@ def table(
     more = ""
     if max_rows is not None and len(df) > max_rows:
         more = f'<p class="note">Showing the first {max_rows} of {len(df)} rows.</p>'
-    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+    return (f'<div class="tw"><table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+            f"</table></div>{more}")
 
 
 def figure(svg: str, caption: str = "") -> str:

@@ -197,7 +197,7 @@ def make_run(root: Path, spec: SyntheticSpec) -> Path:
         records[cid] = CellRecord(axes=axes, seed=_cell_seed(spec.root_seed, cid), weight=_weight(axes, spec))
     config = {"sweep": {"mode": "grid", "episodes": spec.episodes, "frames": spec.frames},
               "sim": {"frame_dt": spec.frame_dt}, "model": {"name": "synthetic", "key": spec.model_key}, **spec.config_extra}
-    model_hash = hashlib.sha256(spec.model_key.encode()).hexdigest()
+    model_hash = hashlib.sha256(f"{spec.model_key}:{spec.model_version}:{spec.extra_critical_ped_miss}".encode()).hexdigest()
     manifest = Manifest(run_id=spec.run_id, config=config, axes=axes_types, root_seed=spec.root_seed,
                         model={"name": "synthetic", "version": spec.model_version, "hash": model_hash},
                         git_commit="0" * 40, created=spec.created, cells=records)
