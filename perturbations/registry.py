@@ -174,11 +174,14 @@ def _from_jsonable(v: Any) -> Any:
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
-    """The shape a sampler is given: the array's shape, or a scan's point-array shape."""
+    """The shape a sampler is given: the array's shape, a scan's point-array shape, or
+    ``(len(frames),)`` for the frame sequence of a fusion-level perturbation."""
     if hasattr(x, "shape"):
         return tuple(int(d) for d in x.shape)
     if hasattr(x, "points"):
         return tuple(int(d) for d in x.points.shape)
+    if isinstance(x, (list, tuple)):
+        return (len(x),)
     return ()
 
 
