@@ -128,6 +128,11 @@ class CarlaSimulator:
             raise ValueError(f"sim.max_dropped_frames: must be >= 0, got {max_dropped_frames}")
         if health_every < 1:
             raise ValueError(f"sim.health_every: must be >= 1 step, got {health_every}")
+        if rig is not None and not isinstance(rig, SensorRig):
+            raise ValueError(
+                f"sim.rig: expected a simtest.sim.base.SensorRig, got {type(rig).__name__}; build it with "
+                "simtest.config.to_rig and pass it as rig= (with _convert_: object the rig stays typed)"
+            )
         self.rig = rig if rig is not None else SensorRig()
         self.server_config = _typed(ServerConfig, server, "sim.server")
         self.dt = float(dt)

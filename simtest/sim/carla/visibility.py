@@ -39,24 +39,24 @@ def _clipped_corners(corners_cam: np.ndarray) -> np.ndarray:
 
 
 def hull_areas(boxes_ego: np.ndarray, K: np.ndarray, T_ego_from_cam: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixels inside each box's projected convex hull, clipped to the image (N,)."""
-    out = np.zeros(len(boxes_ego), dtype=np.int64)
+    """Area (px^2) of each box's projected convex hull inside the image (N,)."""
+    out = np.zeros(len(boxes_ego), dtype=np.float64)
     if len(boxes_ego) == 0:
         return out
     T_cam_from_ego = invert_transform(T_ego_from_cam)
     corners = transform_points(T_cam_from_ego, box_corners(boxes_ego).reshape(-1, 3)).reshape(-1, 8, 3)
-    canvas = np.zeros((height, width), dtype=np.uint8)
+    image = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     for i, c in enumerate(corners):
         pts = _clipped_corners(c)
         if len(pts) < 3:
             continue
         uv = (pts @ K.T)[:, :2] / pts[:, 2:3]
-        # Keep coordinates in a range OpenCV accepts; far-off points only widen the hull off-image.
-        uv = np.clip(uv, -8.0 * (width + height), 8.0 * (width + height))
-        hull = cv2.convexHull(np.round(uv).astype(np.int32))
-        canvas[:] = 0
-        cv2.fillConvexPoly(canvas, hull, 1)
-        out[i] = int(canvas.sum())
+        # Keep coordinates in a range OpenCV handles; far-off points only widen the hull off-image.
+        uv = np.clip(uv, -8.0 * (width + height), 8.0 * (width + height)).astype(np.float32)
+        hull = cv2.convexHull(uv)
+        if cv2.contourArea(hull) <= 0:
+            continue
+        out[i] = cv2.intersectConvexConvex(hull, image)[0]
     return out
 
 
