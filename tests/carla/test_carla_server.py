@@ -101,10 +101,11 @@ def test_crash_relaunches_server_we_launched_and_cleans_up(fake_carla_root, tmp_
         time.sleep(0.2)
         with pytest.raises(CarlaServerCrashed):
             sim.step()
-        # Relaunched: a new process, already connected; the runner's retry can reset at once.
+        assert server.process is None  # the dead server's process group is reaped
+        # The retry's reset relaunches a fresh server.
+        sim.reset(plan(False), Conditions(), seed=1)
         assert sim.connection.relaunches == 1 and sim.stats["relaunches"] == 1
         assert server.process.pid != first_pid and server.is_alive()
-        sim.reset(plan(False), Conditions(), seed=1)
         frame = sim.step()
         assert len(frame.objects) == 1
         new_world = registry.servers[sim.connection.port].world
@@ -123,12 +124,16 @@ def test_memory_limit_fails_the_cell_and_recycles_the_server(fake_carla_root, tm
     try:
         with pytest.raises(CarlaMemoryExceeded, match="max_memory_gb"):
             sim.reset(plan(False), Conditions(), seed=1)
-        assert sim.connection.relaunches == 1
+        first = sim.connection.server
+        assert first.process is None and first.launches == 1  # the bloated server was stopped
+        with pytest.raises(CarlaMemoryExceeded):
+            sim.reset(plan(False), Conditions(), seed=1)
+        assert sim.connection.relaunches == 1  # ... and a fresh one launched for the retry
     finally:
         sim.close()
 
 
-def test_rpc_timeout_on_a_launched_server_relaunches_it(fake_carla_root, tmp_path):
+def test_rpc_timeout_on_a_launched_server_stops_it_and_relaunches_for_the_retry(fake_carla_root, tmp_path):
     registry = Registry(probe_port=True)
     sim = launched_sim(fake_carla_root, registry, tmp_path)
     try:
@@ -139,6 +144,10 @@ def test_rpc_timeout_on_a_launched_server_relaunches_it(fake_carla_root, tmp_pat
         with pytest.raises(CarlaTimeoutError):
             sim.step()
         assert stand_in.world.actors == {}
-        assert sim.connection.server.process.pid != pid
+        assert sim.connection.server.process is None  # a hung server is not reused
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
+        sim.reset(plan(False), Conditions(), seed=1)
+        assert sim.connection.server.process.pid != pid and sim.connection.relaunches == 1
     finally:
         sim.close()

@@ -4,7 +4,8 @@
 is installed (``root``) so simtest starts its own: off-screen, on GPU ``gpu``,
 on a free port. :class:`CarlaConnection` opens the client, watches the server's
 health (process alive, resident memory below the limit) and, when simtest
-launched the server, relaunches it after a crash.
+launched the server, stops it after a failure and relaunches it on the next
+``open``.
 """
 
 from __future__ import annotations
@@ -250,6 +251,9 @@ class CarlaConnection:
     def open(self) -> Any:
         """Connect (launching the server first when we own it); returns the client."""
         if self.server is not None:
+            if self.server.launches > 0:
+                self.relaunches += 1
+                log.warning("relaunching the CARLA server (relaunch %d)", self.relaunches)
             self.server.start()
             self.port = self.server.port
             self.client = self._wait_until_ready(self.server)
@@ -305,20 +309,16 @@ class CarlaConnection:
                     f"sim.server.max_memory_gb={limit}"
                 )
 
-    def recover(self) -> bool:
-        """After a failure: relaunch and reconnect when we own the server.
+    def discard(self) -> None:
+        """After a failure: drop the client; stop the server when we own it.
 
-        Returns False (and leaves things as they are) for a server we do not own:
-        the next call fails again and the runner records the cell as failed.
+        The next :meth:`open` reconnects, relaunching a server we own (counted in
+        ``relaunches``); a server we do not own is probed again and, if gone,
+        fails fast with the how-to-start message.
         """
-        if self.server is None:
-            return False
-        self.server.stop()
         self.client = None
-        self.open()
-        self.relaunches += 1
-        log.warning("relaunched the CARLA server (relaunch %d) on port %d", self.relaunches, self.port)
-        return True
+        if self.server is not None:
+            self.server.stop()
 
     def close(self) -> None:
         self.client = None

@@ -6,7 +6,9 @@ step; the Traffic Manager is synchronous and seeded with the episode seed.
 
 Failure handling: any error from the server during ``reset`` or ``step`` tears
 the episode down (actors destroyed, world settings restored, best effort on a
-dead server), relaunches the server when simtest owns it, and raises a
+dead server), stops the server when simtest owns it (the next ``reset``
+launches a fresh one, so a hung or bloated server never serves another
+episode), and raises a
 :class:`~simtest.sim.carla.errors.CarlaServerError` so that the runner's retry
 policy retries the cell. A frame whose sensors do not all deliver within
 ``sensor_timeout`` is dropped and counted; more than ``max_dropped_frames`` in a
@@ -217,13 +219,12 @@ class CarlaSimulator:
         self.world = None
         self.traffic_manager = None
         self._original_settings = None
-        if self.connection.recover():
-            self.stats["relaunches"] += 1
-            self.tm_port = self.server_config.tm_port
+        self.connection.discard()
 
     def _connect(self) -> None:
         if self.connection.client is None:
             self.connection.open()
+            self.stats["relaunches"] = self.connection.relaunches
         if self.world is None:
             self.world = self.connection.client.get_world()
             self._original_settings = self.world.get_settings()
