@@ -77,6 +77,15 @@ def test_launch_command_has_off_screen_gpu_and_ports(fake_carla_root):
         assert flag in cmd
 
 
+def test_gpu_auto_follows_the_workers_visible_device(fake_carla_root, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert "-graphicsadapter=3" in launch_command(ServerConfig(root=str(fake_carla_root), port=None, gpu="auto"), 4000)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert "-graphicsadapter=0" in launch_command(ServerConfig(root=str(fake_carla_root), port=None, gpu="auto"), 4000)
+    with pytest.raises(ValueError, match="sim.server.gpu"):
+        ServerConfig(gpu="first")
+
+
 def test_free_port_pair_is_free():
     p = free_port_pair()
     assert port_is_free(p) and port_is_free(p + 1)

@@ -47,13 +47,15 @@ class ServerConfig:
     call (s); ``startup_timeout`` the wait for a launched server (s);
     ``max_memory_gb`` the resident memory of a launched server before it is
     recycled. ``tm_port`` is the Traffic Manager's port (null: a free one).
+    ``gpu``: the render GPU of a launched server; ``auto`` takes the GPU Ray
+    assigned to this worker (else the first of ``CUDA_VISIBLE_DEVICES``, else 0).
     """
 
     host: str = "localhost"
     port: int | None = 2000
     timeout: float = 20.0
     root: str | None = None
-    gpu: int | None = None
+    gpu: int | Literal["auto"] | None = None
     off_screen: bool = True
     quality: Literal["Low", "Epic"] = "Epic"
     extra_args: tuple[str, ...] = ()
@@ -72,8 +74,8 @@ class ServerConfig:
         for name in ("timeout", "startup_timeout", "probe_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{w}.{name}: must be positive seconds, got {getattr(self, name)}")
-        if self.gpu is not None and self.gpu < 0:
-            raise ValueError(f"{w}.gpu: must be a GPU index >= 0 or null, got {self.gpu}")
+        if self.gpu is not None and self.gpu != "auto" and not (isinstance(self.gpu, int) and self.gpu >= 0):
+            raise ValueError(f"{w}.gpu: must be a GPU index >= 0, 'auto' or null, got {self.gpu!r}")
         if self.quality not in ("Low", "Epic"):
             raise ValueError(f"{w}.quality: expected 'Low' or 'Epic', got {self.quality!r}")
         if self.max_memory_gb is not None and not self.max_memory_gb > 0:
@@ -129,6 +131,23 @@ def probe(host: str, port: int, timeout: float) -> None:
         raise CarlaConnectionError(f"no CARLA server at {host}:{port} ({e}). {how_to_start(port)}.") from None
 
 
+def resolve_gpu(gpu: int | str | None) -> int | None:
+    """The physical GPU index for ``gpu`` (``auto``: Ray's assignment, then CUDA_VISIBLE_DEVICES, then 0)."""
+    if gpu != "auto":
+        return None if gpu is None else int(gpu)
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ids = ray.get_gpu_ids()
+            if ids:
+                return int(ids[0])
+    except ImportError:
+        pass
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    return int(first) if first.isdigit() else 0
+
+
 def launch_command(config: ServerConfig, port: int) -> list[str]:
     """The command line that starts a CARLA server for ``config`` on ``port``."""
     if config.root is None:
@@ -142,8 +161,9 @@ def launch_command(config: ServerConfig, port: int) -> list[str]:
     cmd = [str(script), f"-carla-rpc-port={port}", f"-carla-streaming-port={port + 1}", "-nosound"]
     if config.off_screen:
         cmd.append("-RenderOffScreen")
-    if config.gpu is not None:
-        cmd.append(f"-graphicsadapter={config.gpu}")
+    gpu = resolve_gpu(config.gpu)
+    if gpu is not None:
+        cmd.append(f"-graphicsadapter={gpu}")
     cmd.append(f"-quality-level={config.quality}")
     return cmd + list(config.extra_args)
 
