@@ -302,6 +302,68 @@ def match_frame(gt: Objects, det: Detections, cfg: MatchConfig) -> FrameMatch:
     )
 
 
+def rows_from_match(
+    m: BatchMatch,
+    gt: Mapping[str, np.ndarray],
+    det: Mapping[str, np.ndarray],
+    cfg: MatchConfig,
+    *,
+    path_half_width: float = 1.75,
+) -> pd.DataFrame:
+    """Result rows (every ``RESULT_SCHEMA`` column except ``cell``) from a match, column-wise.
+
+    ``gt`` holds per-object arrays ``episode, frame, seed, timestamp, ego_speed,
+    object_id, labels, boxes, visible_fraction, lidar_points, in_path,
+    critical``; ``det`` holds ``episode, frame, seed, timestamp, ego_speed,
+    labels, boxes, scores`` for the same detections that were matched. One
+    ``gt`` row per object and one ``fp`` row per detection at the operating
+    point that matched nothing; a false positive is ``in_path`` when it lies
+    ahead (x >= 0) within ``path_half_width`` metres of the ego's centre line and
+    is never ``critical``.
+    """
+    names = np.asarray(cfg.class_names, dtype=object)
+    n_gt = len(m.gt_det)
+    fp = np.flatnonzero(m.false_positive)
+    n_fp = len(fp)
+    gb, fb = np.asarray(gt["boxes"], np.float64).reshape(-1, 7), np.asarray(det["boxes"], np.float64)[fp]
+    det_scores = np.asarray(det["scores"], np.float64)
+    hit = m.gt_det >= 0
+    score = np.full(n_gt, np.nan)
+    score[hit] = det_scores[m.gt_det[hit]]
+
+    def both(key: str, gt_dtype: type, det_dtype: type | None = None) -> np.ndarray:
+        return np.concatenate([np.asarray(gt[key], gt_dtype), np.asarray(det[key], det_dtype or gt_dtype)[fp]])
+
+    def gt_only(values: np.ndarray, dtype: type, fill: float) -> np.ndarray:
+        return np.concatenate([np.asarray(values, dtype), np.full(n_fp, fill, dtype)])
+
+    fp_null = np.r_[np.zeros(n_gt, bool), np.ones(n_fp, bool)]
+    return pd.DataFrame(
+        {
+            "episode": both("episode", np.int32),
+            "frame": both("frame", np.int32),
+            "seed": both("seed", np.int64),
+            "timestamp": both("timestamp", np.float64),
+            "row_type": np.r_[np.full(n_gt, "gt", dtype=object), np.full(n_fp, "fp", dtype=object)],
+            "object_id": np.r_[np.asarray(gt["object_id"], np.int64), np.full(n_fp, -1, np.int64)],
+            "cls": names[np.r_[np.asarray(gt["labels"], np.int64), np.asarray(det["labels"], np.int64)[fp]]],
+            "detected": pd.arrays.BooleanArray(np.r_[hit, np.zeros(n_fp, bool)], fp_null),
+            "score": np.r_[score, det_scores[fp]].astype(np.float32),
+            "best_score": gt_only(m.gt_best_score, np.float32, np.nan),
+            "center_error": gt_only(m.gt_center_error, np.float32, np.nan),
+            "bev_iou": gt_only(m.gt_iou, np.float32, np.nan),
+            "x": np.r_[gb[:, 0], fb[:, 0]].astype(np.float32),
+            "y": np.r_[gb[:, 1], fb[:, 1]].astype(np.float32),
+            "distance": np.r_[np.hypot(gb[:, 0], gb[:, 1]), np.hypot(fb[:, 0], fb[:, 1])].astype(np.float32),
+            "visible_fraction": gt_only(gt["visible_fraction"], np.float32, np.nan),
+            "lidar_points": pd.arrays.IntegerArray(gt_only(gt["lidar_points"], np.int32, 0), fp_null),
+            "in_path": np.r_[np.asarray(gt["in_path"], bool), (fb[:, 0] >= 0) & (np.abs(fb[:, 1]) <= path_half_width)],
+            "critical": np.r_[np.asarray(gt["critical"], bool), np.zeros(n_fp, bool)],
+            "ego_speed": both("ego_speed", np.float32),
+        }
+    )
+
+
 def result_rows(
     frame: Frame,
     det: Detections,
@@ -311,62 +373,14 @@ def result_rows(
     seed: int,
     path_half_width: float = 1.75,
 ) -> pd.DataFrame:
-    """Result rows of one frame: every column of ``RESULT_SCHEMA`` except ``cell``.
-
-    One ``gt`` row per ground-truth object (detected or missed) and one ``fp``
-    row per detection at the operating point that matched nothing. A false
-    positive is ``in_path`` when it lies ahead of the ego (x >= 0) within
-    ``path_half_width`` metres of its centre line; it is never ``critical``.
-    """
+    """Result rows of one frame: every column of ``RESULT_SCHEMA`` except ``cell`` (see :func:`rows_from_match`)."""
     gt = frame.objects
     m = match_frame(gt, det, cfg)
-    names = np.asarray(cfg.class_names, dtype=object)
-    speed = float(frame.ego.speed)
-    score = np.where(m.detected, det.scores[np.maximum(m.gt_det, 0)] if len(det) else np.nan, np.nan)
-    gt_rows = pd.DataFrame(
-        {
-            "row_type": "gt",
-            "object_id": gt.ids.astype(np.int64),
-            "cls": names[gt.labels],
-            "detected": pd.array(m.detected, dtype="boolean"),
-            "score": score.astype(np.float32),
-            "best_score": m.gt_best_score.astype(np.float32),
-            "center_error": m.gt_center_error.astype(np.float32),
-            "bev_iou": m.gt_iou.astype(np.float32),
-            "x": gt.boxes[:, 0].astype(np.float32),
-            "y": gt.boxes[:, 1].astype(np.float32),
-            "distance": gt.distance.astype(np.float32),
-            "visible_fraction": gt.visible_fraction.astype(np.float32),
-            "lidar_points": pd.array(gt.lidar_points.astype(np.int32), dtype="Int32"),
-            "in_path": gt.in_path.astype(bool),
-            "critical": gt.critical.astype(bool),
-        }
-    )
-    fp = m.false_positive
-    fb = det.boxes[fp]
-    fp_rows = pd.DataFrame(
-        {
-            "row_type": "fp",
-            "object_id": np.full(int(fp.sum()), -1, np.int64),
-            "cls": names[det.labels[fp]],
-            "detected": pd.array([None] * int(fp.sum()), dtype="boolean"),
-            "score": det.scores[fp].astype(np.float32),
-            "best_score": np.full(int(fp.sum()), np.nan, np.float32),
-            "center_error": np.full(int(fp.sum()), np.nan, np.float32),
-            "bev_iou": np.full(int(fp.sum()), np.nan, np.float32),
-            "x": fb[:, 0].astype(np.float32),
-            "y": fb[:, 1].astype(np.float32),
-            "distance": np.hypot(fb[:, 0], fb[:, 1]).astype(np.float32),
-            "visible_fraction": np.full(int(fp.sum()), np.nan, np.float32),
-            "lidar_points": pd.array([None] * int(fp.sum()), dtype="Int32"),
-            "in_path": (fb[:, 0] >= 0) & (np.abs(fb[:, 1]) <= path_half_width),
-            "critical": np.zeros(int(fp.sum()), bool),
-        }
-    )
-    rows = pd.concat([gt_rows, fp_rows], ignore_index=True) if len(fp_rows) else gt_rows
-    rows.insert(0, "episode", np.int32(episode))
-    rows.insert(1, "frame", np.int32(frame.index))
-    rows.insert(2, "seed", np.int64(seed))
-    rows.insert(3, "timestamp", float(frame.timestamp))
-    rows["ego_speed"] = np.float32(speed)
-    return rows
+    common = {"episode": episode, "frame": frame.index, "seed": seed, "timestamp": frame.timestamp,
+              "ego_speed": frame.ego.speed}
+    gt_cols = {k: np.full(len(gt), v) for k, v in common.items()}
+    gt_cols.update(object_id=gt.ids, labels=gt.labels, boxes=gt.boxes, visible_fraction=gt.visible_fraction,
+                   lidar_points=gt.lidar_points, in_path=gt.in_path, critical=gt.critical)
+    det_cols = {k: np.full(len(det), v) for k, v in common.items()}
+    det_cols.update(labels=det.labels, boxes=det.boxes, scores=det.scores)
+    return rows_from_match(m, gt_cols, det_cols, cfg, path_half_width=path_half_width)
