@@ -13,7 +13,7 @@ from carla_standin import Registry  # noqa: E402
 from conftest import EGO_SPEED, plan, small_rig  # noqa: E402
 
 from simtest.sim.base import PRESETS, Conditions, Simulator  # noqa: E402
-from simtest.sim.carla import CarlaSimulator, CarlaTimeoutError  # noqa: E402
+from simtest.sim.carla import CarlaServerCrashed, CarlaServerError, CarlaSimulator, CarlaTimeoutError  # noqa: E402
 from simtest.sim.carla.weather import weather_values  # noqa: E402
 from simtest.types import points_in_boxes  # noqa: E402
 
@@ -170,8 +170,10 @@ def test_rpc_timeout_fails_cleanly_and_next_episode_runs(registry, no_probe):
 def test_failed_spawn_destroys_what_was_spawned(registry, no_probe):
     registry.server_kw["fail_spawn_of"] = "walker.pedestrian.0010"
     with make_sim(registry) as sim:
-        with pytest.raises(RuntimeError, match="Spawn failed"):
+        with pytest.raises(CarlaServerError, match="refused the request .*Spawn failed") as err:
             sim.reset(plan(), Conditions(), seed=3)
+        assert not isinstance(err.value, (CarlaServerCrashed, CarlaTimeoutError))  # the server is fine
+        assert sim.connection.client is not None  # and stays connected
         world = registry.servers[2000].world
         assert len(world.ever_spawned) == 2  # ego and lead car got spawned ...
         assert world.actors == {}  # ... and destroyed again

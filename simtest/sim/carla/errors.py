@@ -28,12 +28,19 @@ class CarlaMemoryExceeded(CarlaServerError):
     """The server's resident memory grew beyond the configured limit."""
 
 
+LOST_SERVER_HINTS = ("rpc", "connection", "socket", "broken pipe", "closed", "connect", "eof")
+"""Words of the client's messages when the server went away (as opposed to refusing a request)."""
+
+
 def classify_rpc_error(exc: BaseException, *, where: str) -> CarlaServerError:
     """Turn an exception raised by the ``carla`` client into one of ours.
 
     The client library reports every failure as a ``RuntimeError`` whose message
-    says what happened ("time-out of 10000ms while waiting for the simulator",
-    "rpc::rpc_error during call", "connection refused" ...).
+    says what happened: "time-out of 10000ms while waiting for the simulator"
+    (:class:`CarlaTimeoutError`), "rpc::rpc_error during call ..." or a broken
+    connection (:class:`CarlaServerCrashed`), or a refused request such as
+    "Spawn failed because of collision at spawn position" (the server is fine:
+    a plain :class:`CarlaServerError`).
     """
     if isinstance(exc, CarlaServerError):
         return exc
@@ -41,4 +48,11 @@ def classify_rpc_error(exc: BaseException, *, where: str) -> CarlaServerError:
     low = text.lower()
     if "time-out" in low or "timeout" in low or "timed out" in low:
         return CarlaTimeoutError(f"{where}: the CARLA server did not answer in time ({text})")
-    return CarlaServerCrashed(f"{where}: lost the CARLA server ({type(exc).__name__}: {text})")
+    if any(h in low for h in LOST_SERVER_HINTS):
+        return CarlaServerCrashed(f"{where}: lost the CARLA server ({type(exc).__name__}: {text})")
+    return CarlaServerError(f"{where}: the CARLA server refused the request ({text})")
+
+
+def server_is_unusable(err: CarlaServerError) -> bool:
+    """True for failures after which the server must not serve another episode."""
+    return isinstance(err, (CarlaServerCrashed, CarlaTimeoutError, CarlaMemoryExceeded))

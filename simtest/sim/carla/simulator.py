@@ -30,7 +30,7 @@ from simtest.sim.base import Conditions, SensorRig
 from simtest.sim.carla.coords import matrix_to_transform, transform_to_matrix
 from simtest.sim.carla.decode import rgb_image
 from simtest.sim.carla.episode import ActorPlan, EpisodePlan
-from simtest.sim.carla.errors import CarlaServerError, CarlaTimeoutError, classify_rpc_error
+from simtest.sim.carla.errors import CarlaServerError, CarlaTimeoutError, classify_rpc_error, server_is_unusable
 from simtest.sim.carla.ground_truth import EpisodeActor, frame_objects
 from simtest.sim.carla.lidar import lidar_from_carla
 from simtest.sim.carla.patches import apply_texture
@@ -148,7 +148,8 @@ class CarlaSimulator:
         if bad:
             raise ValueError(f"sim.silhouette_fill: values must lie in (0, 1], got {bad}")
         self.silhouette_fill = fill
-        self.label_tolerance = float(label_tolerance)
+        # Points of the two lidars coincide up to CARLA's range noise.
+        self.label_tolerance = max(float(label_tolerance), 4.0 * self.lidar_options.noise_stddev)
         self.sensor_plans = sensor_plans(self.rig, self.dt, self.lidar_options)  # validates the rig early
         self.connection = CarlaConnection(self.server_config, client_factory)
         self.world: Any = None
@@ -204,22 +205,24 @@ class CarlaSimulator:
             return fn()
         except RuntimeError as e:
             err = classify_rpc_error(e, where=f"CarlaSimulator.{where}")
-            if err is not e or isinstance(e, CarlaServerError):
-                self._fail(err)
-                raise err from e
-            raise
+            self._fail(err)
+            if err is e:
+                raise
+            raise err from e
 
     def _fail(self, err: CarlaServerError) -> None:
+        """Tear the episode down; drop (and stop, when ours) a server that must not be reused."""
         log.error("CARLA episode failed: %s", err)
         try:
             self._teardown(restore_settings=True)
         except Exception as cleanup:  # noqa: BLE001 - the server may be gone; the original error matters
             log.warning("cleanup after failure did not complete: %s", cleanup)
         self._episode = None
-        self.world = None
-        self.traffic_manager = None
-        self._original_settings = None
-        self.connection.discard()
+        if server_is_unusable(err):
+            self.world = None
+            self.traffic_manager = None
+            self._original_settings = None
+            self.connection.discard()
 
     def _connect(self) -> None:
         if self.connection.client is None:
