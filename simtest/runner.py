@@ -1,0 +1,562 @@
+"""Execute cells and keep the run folder consistent.
+
+A :class:`CellWorker` owns one simulator and one detector and turns a cell into
+result rows: for each of E episodes it resets the simulator (the episode seed
+depends only on the root seed, the scenario and its parameters, so cells that
+differ in weather or perturbation see the same world), simulates warm-up frames,
+then F recorded frames: simulator -> perturbations (drawn from the cell's
+streams, their Params recorded) -> detector -> matching -> rows. A cell that
+raises (simulator crash, time-out, model error, NaN output) is retried with a
+fresh simulator up to ``retries`` times, then reported failed with its error.
+
+The driver (:func:`run_sweep`) plans nothing itself: it prepares the manifest
+(refusing to resume a run whose config changed unless forced), feeds the
+unfinished cells to an executor, and for each finished cell writes, in this
+order and each atomically: the perturbation record ``params/<cell>.json.gz``,
+the thumbnails ``thumbs/<cell>/ep<NNN>_{camera.jpg,bev.png}``, and last the cell
+file ``cells/<cell>.parquet`` -- whose existence is the proof of completion. A
+run killed at any moment (SIGKILL included) loses only the cells in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from perturbations import registry
+from perturbations.lidar.scan import Scan
+from simtest.cell_setup import CellSetup, cell_setup
+from simtest.config import ConfigError
+from simtest.metrics.matching import MatchConfig, result_rows
+from simtest.seeding import canonical, derive_seed, rng_for
+from simtest.sim.base import Simulator
+from simtest.store import CellRecord, Manifest, RunStore, atomic_write_bytes, config_hash, git_commit
+from simtest.sweep import Cell, SweepPlan
+from simtest.types import Detections, Frame, Lidar
+
+log = logging.getLogger("simtest.runner")
+
+RESULT_SECTIONS = ("sim", "model", "scenario", "sweep", "rig", "matching")
+"""Config sections that change result rows; a resume with any of them changed is refused."""
+
+EXIT_CELLS_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+class ResumeError(ConfigError):
+    """The run folder holds a different config; resume refused."""
+
+
+class CellTimeout(Exception):
+    """A cell exceeded ``executor.cell_timeout``."""
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+# ---------------------------------------------------------------------------
+# the work of one cell
+# ---------------------------------------------------------------------------
+
+
+class Detector(Protocol):
+    """What the runner needs of a model (see ``simtest.models.base``)."""
+
+    name: str
+    version: str
+
+    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs to run cells; picklable, so Ray actors can build from it.
+
+    ``make_simulator``/``make_detector`` build fresh components; ``load_scenario``
+    maps a scenario name to the simulator's scenario object; ``history`` is the
+    number of recent frames kept for fusion-level perturbations (delays).
+    """
+
+    make_simulator: Callable[[], Simulator]
+    make_detector: Callable[[], Detector]
+    load_scenario: Callable[[str], Any]
+    match: MatchConfig
+    episodes: int
+    frames: int
+    root_seed: int
+    warmup_frames: int = 0
+    default_scenario: str | None = None
+    retries: int = 2
+    thumbnails: bool = False
+    history: int = 4
+    cell_timeout: float = 0.0
+
+
+@dataclass
+class CellResult:
+    """What a finished cell hands back to the driver."""
+
+    rows: pd.DataFrame
+    applied: list[dict[str, Any]]
+    thumbs: dict[str, bytes] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CellOutcome:
+    """A cell's end: a result, or the error of its last attempt."""
+
+    cell_id: str
+    result: CellResult | None
+    error: str | None
+    attempts: int
+    start: str
+    end: str
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+def perturb_frame(
+    frame: Frame, history: Sequence[Frame], setup: CellSetup, cell_seed: int, episode: int, step: int
+) -> tuple[Frame, list[dict[str, Any]]]:
+    """Apply the cell's perturbations to one frame; returns the frame and the JSON-able records.
+
+    Each (sensor, perturbation) draws from its own stream
+    ``rng_for(cell_seed, episode, step, sensor, name)``. Camera perturbations act
+    on every camera image, lidar perturbations on every lidar scan, fusion-level
+    ones on the frame history (``history[-1]`` is the current frame as perturbed
+    so far). Ground truth is left as simulated: it describes the world, so every
+    severity is scored against the same objects.
+    """
+    records: list[dict[str, Any]] = []
+    for name in setup.perturbations:
+        p = registry.get(name)
+        if p.kind == "camera":
+            for sensor, cam in frame.cameras.items():
+                rng = rng_for(cell_seed, episode, step, sensor, name)
+                image, applied = registry.perturb_recorded(cam.image, name, setup.severity, rng)
+                frame = frame.with_camera(sensor, replace(cam, image=image))
+                records.append({"sensor": sensor, **applied.to_dict()})
+        elif p.kind == "lidar":
+            for sensor, lid in frame.lidars.items():
+                rng = rng_for(cell_seed, episode, step, sensor, name)
+                scan = Scan(points=lid.points, ring=lid.ring, labels=lid.labels,
+                            origin=tuple(float(v) for v in lid.origin), num_beams=lid.num_beams)
+                out, applied = registry.perturb_recorded(scan, name, setup.severity, rng)
+                new = Lidar(points=out.points, ring=out.ring, T_ego_from_lidar=lid.T_ego_from_lidar,
+                            num_beams=out.num_beams, labels=out.labels, timestamp=lid.timestamp)
+                frame = frame.with_lidar(sensor, new)
+                records.append({"sensor": sensor, **applied.to_dict()})
+        else:
+            frames = [*history[:-1], frame]
+            rng = rng_for(cell_seed, episode, step, "frame", name)
+            params = p.sample(setup.severity, (len(frames),), rng)
+            frame = p.apply(frames, params)
+            records.append({"sensor": "frame", **registry.Applied(name, setup.severity, params).to_dict()})
+    return frame, records
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`CellTimeout` in this thread after ``seconds`` (main thread only; 0 = none).
+
+    The alarm interrupts Python code; a call stuck inside C code is interrupted
+    when it returns to Python.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise CellTimeout(f"cell exceeded executor.cell_timeout={seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class CellWorker:
+    """Runs cells with one simulator and one detector, both reused across cells."""
+
+    def __init__(self, spec: WorkerSpec, detector: Detector | None = None) -> None:
+        self.spec = spec
+        self._detector = detector
+        self._sim: Simulator | None = None
+        self._scenarios: dict[str, Any] = {}
+
+    # -- components -----------------------------------------------------------
+
+    @property
+    def detector(self) -> Detector:
+        if self._detector is None:
+            self._detector = self.spec.make_detector()
+        return self._detector
+
+    def simulator(self) -> Simulator:
+        if self._sim is None:
+            sim = self.spec.make_simulator()
+            self._sim = sim.__enter__()
+        return self._sim
+
+    def drop_simulator(self) -> None:
+        """Close the simulator (errors while closing a broken one are logged, not raised)."""
+        sim, self._sim = self._sim, None
+        if sim is not None:
+            try:
+                sim.__exit__(None, None, None)
+            except Exception:  # a crashed simulator may fail to close; the next attempt builds a new one
+                log.warning("closing the simulator failed:\n%s", traceback.format_exc())
+
+    def close(self) -> None:
+        self.drop_simulator()
+
+    def _scenario(self, setup: CellSetup) -> Any:
+        key = setup.scene_key
+        if key not in self._scenarios:
+            base = self.spec.load_scenario(setup.scenario)
+            self._scenarios[key] = base.with_params(setup.scenario_params) if setup.scenario_params else base
+        return self._scenarios[key]
+
+    # -- running ----------------------------------------------------------------
+
+    def run(self, cell: Cell) -> CellOutcome:
+        """Run a cell with retries, each retry on a fresh simulator."""
+        start = now_iso()
+        error = None
+        attempts = 0
+        for attempt in range(self.spec.retries + 1):
+            attempts = attempt + 1
+            try:
+                with deadline(self.spec.cell_timeout):
+                    result = self.run_cell(cell)
+                return CellOutcome(cell.id, result, None, attempts, start, now_iso())
+            except Exception as e:  # noqa: BLE001 - any failure of a cell is recorded, the sweep goes on
+                error = f"{type(e).__name__}: {e}"
+                log.warning("cell %s attempt %d/%d failed: %s\n%s", cell.id, attempts, self.spec.retries + 1,
+                            error, traceback.format_exc())
+                self.drop_simulator()
+        return CellOutcome(cell.id, None, error, attempts, start, now_iso())
+
+    def run_cell(self, cell: Cell) -> CellResult:
+        """One attempt at a cell: E episodes x F frames -> rows, perturbation records, thumbnails."""
+        spec = self.spec
+        setup = cell_setup(cell.axes, spec.default_scenario, where=f"cell {cell.id}")
+        scenario = self._scenario(setup)
+        sim = self.simulator()
+        detector = self.detector
+        t = {"sim": 0.0, "perturb": 0.0, "model": 0.0, "match": 0.0, "thumbs": 0.0}
+        t_start = time.perf_counter()
+        rows: list[pd.DataFrame] = []
+        applied: list[dict[str, Any]] = []
+        thumbs: dict[str, bytes] = {}
+        for episode in range(spec.episodes):
+            ep_seed = derive_seed(spec.root_seed, "episode", setup.scene_key, episode)
+            t0 = time.perf_counter()
+            sim.reset(scenario, setup.conditions, ep_seed)
+            for _ in range(spec.warmup_frames):
+                sim.step()
+            t["sim"] += time.perf_counter() - t0
+            history: deque[Frame] = deque(maxlen=max(spec.history, 1))
+            keyframe: tuple[tuple[int, int, int], Frame, Detections] | None = None
+            for step in range(spec.frames):
+                t0 = time.perf_counter()
+                frame = sim.step()
+                t1 = time.perf_counter()
+                history.append(frame)
+                pframe, records = perturb_frame(frame, list(history), setup, cell.seed, episode, step)
+                t2 = time.perf_counter()
+                detections = detector.predict([pframe])
+                t3 = time.perf_counter()
+                if len(detections) != 1 or not isinstance(detections[0], Detections):
+                    raise ValueError(
+                        f"model {getattr(detector, 'name', type(detector).__name__)}: predict([frame]) must return "
+                        f"a list of one Detections, got {type(detections).__name__} of length {len(detections)}"
+                    )
+                det = detections[0]
+                frame_rows = result_rows(pframe, det, spec.match, episode=episode, seed=ep_seed)
+                rows.append(frame_rows)
+                if records:
+                    applied.append({"episode": episode, "frame": int(pframe.index), "step": step, "applied": records})
+                if spec.thumbnails:
+                    gt = frame_rows[frame_rows["row_type"] == "gt"]
+                    missed = ~gt["detected"].astype(bool)
+                    key = (int((missed & gt["critical"]).sum()), int(missed.sum()), step)
+                    if keyframe is None or key >= keyframe[0]:
+                        keyframe = (key, pframe, det)
+                t4 = time.perf_counter()
+                t["sim"] += t1 - t0
+                t["perturb"] += t2 - t1
+                t["model"] += t3 - t2
+                t["match"] += t4 - t3
+            if keyframe is not None:
+                t0 = time.perf_counter()
+                thumbs.update(render_thumbnails(keyframe[1], keyframe[2], episode))
+                t["thumbs"] += time.perf_counter() - t0
+        t["total"] = time.perf_counter() - t_start
+        t["frames"] = float(spec.episodes * spec.frames)
+        table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        return CellResult(rows=table, applied=applied, thumbs=thumbs, timing=t)
+
+
+def render_thumbnails(frame: Frame, detections: Detections, episode: int, width: int = 320) -> dict[str, bytes]:
+    """Small keyframe images of an episode: camera with boxes (JPEG) and bird's-eye view (PNG)."""
+    import cv2
+
+    from simtest import viz
+
+    out: dict[str, bytes] = {}
+    stem = f"ep{episode:03d}"
+    if frame.cameras:
+        img = np.ascontiguousarray(viz.camera_with_boxes(frame, detections))
+        scale = width / img.shape[1]
+        if scale < 1:
+            img = cv2.resize(img, (width, round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            out[f"{stem}_camera.jpg"] = buf.tobytes()
+    bev = np.ascontiguousarray(viz.bev_image(frame, detections))
+    scale = width / max(bev.shape[:2])
+    if scale < 1:
+        bev = cv2.resize(bev, (round(bev.shape[1] * scale), round(bev.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(bev, cv2.COLOR_RGB2BGR))
+    if ok:
+        out[f"{stem}_bev.png"] = buf.tobytes()
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the run folder: manifest, resume, writing finished cells
+# ---------------------------------------------------------------------------
+
+
+def result_config(config: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run's config that decides its rows, plus the model's content hash."""
+    picked = {k: config.get(k) for k in RESULT_SECTIONS}
+    picked["model_hash"] = model.get("hash")
+    return picked
+
+
+def prepare_manifest(
+    store: RunStore,
+    plan: SweepPlan,
+    *,
+    config: dict[str, Any],
+    model: dict[str, Any],
+    force: bool = False,
+) -> Manifest:
+    """A new manifest, or the existing one checked and extended for a resume.
+
+    Resuming with a different result config raises :class:`ResumeError` naming
+    the sections that changed, unless ``force`` (then the new config is recorded,
+    finished cells are kept and unfinished cells follow the new plan).
+    """
+    wanted = result_config(config, model)
+    digest = config_hash(wanted)
+    cells = {c.id: CellRecord(axes=dict(c.axes), seed=c.seed, weight=c.weight) for c in plan.cells}
+    if not store.exists():
+        manifest = Manifest(
+            run_id=store.root.name, config=config, axes=dict(plan.axis_types), root_seed=plan.root_seed,
+            model=dict(model), config_hash=digest, git_commit=git_commit(), cells=cells,
+        )
+        store.save_manifest(manifest)
+        return manifest
+    manifest = store.load_manifest()
+    done = store.done_cells()
+    if manifest.config_hash != digest:
+        old = result_config(manifest.config, manifest.model)
+        changed = [k for k in wanted if canonical(old.get(k)) != canonical(wanted[k])] or ["(config layout)"]
+        if not force:
+            raise ResumeError(
+                f"{store.root}: this run was made with a different config (changed: {', '.join(changed)}); "
+                f"resuming would mix results. Use a new run.dir, or add run.force=true to resume anyway "
+                f"({len(done)} finished cells keep their old results)"
+            )
+        log.warning("resuming %s with a changed config (%s) because run.force=true", store.root, ", ".join(changed))
+        manifest.config, manifest.config_hash, manifest.model = config, digest, dict(model)
+        manifest.cells = {k: r for k, r in manifest.cells.items() if k in done}
+        manifest.axes = {**manifest.axes, **{k: v for k, v in plan.axis_types.items() if k not in manifest.axes}}
+    for cid, rec in cells.items():
+        manifest.cells.setdefault(cid, rec)
+    for cid, rec in manifest.cells.items():
+        if cid in done:
+            rec.status = "done"
+        elif rec.status in ("done", "running"):
+            rec.status = "pending"  # its file is gone or was never written
+    for tmp in store.cells_dir.glob(".*.tmp") if store.cells_dir.is_dir() else []:
+        tmp.unlink(missing_ok=True)  # left by a writer killed mid-write
+    store.save_manifest(manifest)
+    return manifest
+
+
+def params_path(run_dir: str | os.PathLike[str], cell: str) -> Path:
+    """Where the perturbation Params of a cell are kept."""
+    return Path(run_dir) / "params" / f"{cell}.json.gz"
+
+
+def load_params(run_dir: str | os.PathLike[str], cell: str) -> dict[str, Any]:
+    """The perturbation record of a cell: ``{"cell", "seed", "timing", "frames": [...]}``.
+
+    Each entry of ``frames`` holds the episode, frame index, step and the
+    ``Applied.to_dict()`` records (plus ``sensor``); ``Applied.from_dict`` and
+    ``perturbations.registry.replay`` reproduce the perturbed sensor data exactly.
+    """
+    path = params_path(run_dir, cell)
+    try:
+        return json.loads(gzip.decompress(path.read_bytes()))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no perturbation record for cell {cell!r}; has the cell finished?") from None
+
+
+def write_cell_outputs(store: RunStore, manifest: Manifest, cell: Cell, result: CellResult) -> None:
+    """Write a finished cell: params record, thumbnails, then the cell file (each atomic)."""
+    record = {"cell": cell.id, "seed": cell.seed, "timing": result.timing, "frames": result.applied}
+    atomic_write_bytes(params_path(store.root, cell.id), gzip.compress(json.dumps(record).encode(), 6, mtime=0))
+    for name, data in sorted(result.thumbs.items()):
+        atomic_write_bytes(store.root / "thumbs" / cell.id / name, data)
+    store.write_cell(manifest, cell.id, result.rows)
+
+
+# ---------------------------------------------------------------------------
+# driving a sweep
+# ---------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs cells somewhere and yields their outcomes as they finish."""
+
+    workers: int
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[CellOutcome]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SweepResult:
+    """How a sweep ended."""
+
+    run_dir: Path
+    planned: int
+    skipped: int
+    done: list[str]
+    failed: dict[str, str]
+    interrupted: bool = False
+    seconds: float = 0.0
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted, 3 when cells failed, else 0 (the gates decide the rest)."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_CELLS_FAILED if self.failed else 0
+
+
+class _Progress:
+    """A rich progress bar with cells, frames/s and ETA (silent when disabled)."""
+
+    def __init__(self, total: int, frames_per_cell: int, enabled: bool) -> None:
+        self.frames_per_cell = frames_per_cell
+        self.t0 = time.monotonic()
+        self.frames = 0
+        self.bar = None
+        if enabled and total:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} frames/s"),
+                TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                transient=False,
+            )
+            self.task = self.bar.add_task("sweep", total=total, fps="-", failed=0)
+            self.bar.start()
+
+    def advance(self, failed: int, frames: int) -> None:
+        self.frames += frames
+        if self.bar is not None:
+            fps = self.frames / max(time.monotonic() - self.t0, 1e-9)
+            self.bar.update(self.task, advance=1, fps=f"{fps:.1f}", failed=failed)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_sweep(
+    plan: SweepPlan,
+    store: RunStore,
+    manifest: Manifest,
+    executor: Executor,
+    *,
+    progress: bool = False,
+    save_every: float = 2.0,
+) -> SweepResult:
+    """Run the unfinished cells of ``plan`` and record them; Ctrl-C stops cleanly.
+
+    The manifest is saved at most every ``save_every`` seconds and at the end
+    (the cell files, not the manifest, prove completion).
+    """
+    t_start = time.monotonic()
+    done_before = store.done_cells()
+    pending = [c for c in plan.cells if c.id not in done_before]
+    by_id = {c.id: c for c in pending}
+    result = SweepResult(run_dir=store.root, planned=len(plan.cells), skipped=len(plan.cells) - len(pending), done=[], failed={})
+    log.info("run %s: %d cells planned, %d already finished, %d to run on %d worker(s)",
+             store.root, len(plan.cells), result.skipped, len(pending), executor.workers)
+    bar = _Progress(len(pending), plan.episodes * plan.frames, progress)
+    last_save = time.monotonic()
+    totals: dict[str, float] = {}
+    try:
+        for outcome in executor.run(pending):
+            cell = by_id[outcome.cell_id]
+            rec = manifest.cells[cell.id]
+            rec.start, rec.end, rec.attempts = outcome.start, outcome.end, outcome.attempts
+            if outcome.result is not None:
+                write_cell_outputs(store, manifest, cell, outcome.result)
+                rec.status, rec.rows, rec.error = "done", len(outcome.result.rows), None
+                result.done.append(cell.id)
+                for k, v in outcome.result.timing.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                log.info("cell %s done: %d rows in %.1f s (attempts %d)", cell.id, rec.rows,
+                         outcome.result.timing.get("total", 0.0), outcome.attempts)
+            else:
+                rec.status, rec.error = "failed", outcome.error
+                result.failed[cell.id] = outcome.error or "unknown error"
+                log.error("cell %s failed after %d attempt(s): %s", cell.id, outcome.attempts, outcome.error)
+            bar.advance(len(result.failed), plan.episodes * plan.frames if outcome.ok else 0)
+            if time.monotonic() - last_save >= save_every:
+                store.save_manifest(manifest)
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        result.interrupted = True
+        log.warning("interrupted: %d cells finished this time; rerun the same command to resume", len(result.done))
+    finally:
+        bar.stop()
+        executor.close()
+        store.save_manifest(manifest)
+    result.seconds = time.monotonic() - t_start
+    result.timing = totals
+    return result
