@@ -29,16 +29,16 @@ def small_rig() -> SensorRig:
     )
 
 
-def _ego_pose(t: float, _ego: np.ndarray) -> np.ndarray:
+def _ego_pose(t: float) -> np.ndarray:
     return np.array([EGO_SPEED * t, 0.0, 0.0, 0.0])
 
 
 def plan(with_pedestrian: bool = True) -> EpisodePlan:
     """Ego driving along +x; a parked car 25 m ahead; a pedestrian hidden behind it, 3 m further."""
-    actors = [ActorPlan("lead", "vehicle", "vehicle.tesla.model3", lambda t, e: np.array([25.0, 0.0, 0.0, 0.0]))]
+    actors = [ActorPlan("lead", "vehicle", "vehicle.tesla.model3", lambda t: np.array([25.0, 0.0, 0.0, 0.0]))]
     if with_pedestrian:
         actors.append(
-            ActorPlan("child", "pedestrian", "walker.pedestrian.0010", lambda t, e: np.array([28.0, 0.0, 0.0, 0.0]))
+            ActorPlan("child", "pedestrian", "walker.pedestrian.0010", lambda t: np.array([28.0, 0.0, 0.0, 0.0]))
         )
     return EpisodePlan(map=None, ego=ActorPlan("ego", "vehicle", "vehicle.lincoln.mkz_2020", _ego_pose), actors=tuple(actors))
 

@@ -79,8 +79,8 @@ def test_child_becomes_visible_once_it_steps_out(registry, no_probe):
     from simtest.sim.carla.episode import ActorPlan, EpisodePlan
 
     base = plan()
-    # The child walks out from behind the car to the ego's left at 2 m/s, starting at t = 0.
-    child = ActorPlan("child", "pedestrian", "walker.pedestrian.0010", lambda t, e: np.array([28.0, 2.0 * t * 10, 0.0, 0.0]))
+    # The child runs out from behind the car to the ego's left at 20 m/s (a fast test), from t = 0.
+    child = ActorPlan("child", "pedestrian", "walker.pedestrian.0010", lambda t: np.array([28.0, 2.0 * t * 10, 0.0, 0.0]))
     p = EpisodePlan(map=None, ego=base.ego, actors=(base.actors[0], child))
     with make_sim(registry) as sim:
         sim.reset(p, Conditions(), seed=1)

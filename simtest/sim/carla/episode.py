@@ -7,7 +7,7 @@ simtest world frame (right-handed; CARLA's world mirrored in y, see coords.py),
 actor's origin.
 
 Scripted motion is kinematic: before each tick the actor is placed at
-``pose(t, ego_pose)``, with physics off, so an episode replays exactly. A
+``pose(t)``, with physics off, so an episode replays exactly. A
 walker with ``controller="ai"`` is driven by CARLA's ``controller.ai.walker``
 towards ``ai_target`` at ``ai_speed`` instead.
 """
@@ -22,9 +22,8 @@ import numpy as np
 
 from simtest.types import CLASSES
 
-PoseFn = Callable[[float, np.ndarray], "np.ndarray | None"]
-"""``(t seconds since episode start, ego pose (x, y, z, yaw)) -> (x, y, z, yaw)``, or None
-while the actor has not appeared yet (it waits out of sight, below the map)."""
+PoseFn = Callable[[float], np.ndarray]
+"""``t`` (seconds since the episode start) -> ``(x, y, z, yaw)`` in the simtest world frame."""
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HIDDEN_Z = -500.0
-"""Height (m) at which actors wait before they appear (below every CARLA map)."""
-
 SPAWN_CLEARANCE = 1.0
 """Height (m) above its pose at which an actor is spawned before being placed."""
 
@@ -289,14 +286,13 @@ class CarlaSimulator:
         import carla
 
         library = self.world.get_blueprint_library()
-        ego_pose = self._pose_at(ep.plan.ego, 0.0, None)
-        ep.ego = self._spawn_actor(library, ep.plan.ego, ego_pose, ep)
+        ep.ego = self._spawn_actor(library, ep.plan.ego, ep)
         state = carla.VehicleLightState.NONE
         if ep.conditions.headlights:
             state = carla.VehicleLightState(int(carla.VehicleLightState.LowBeam) | int(carla.VehicleLightState.Position))
         ep.ego.set_light_state(state)
         for a in ep.plan.actors:
-            ep.actors[a.name] = self._spawn_actor(library, a, self._pose_at(a, 0.0, ego_pose), ep)
+            ep.actors[a.name] = self._spawn_actor(library, a, ep)
         collector = FrameCollector([p.key for p in self.sensor_plans], self.sensor_timeout)
         for p in self.sensor_plans:
             sensor = self.world.spawn_actor(configure_blueprint(library, p), p.transform, attach_to=ep.ego)
@@ -306,8 +302,9 @@ class CarlaSimulator:
             sensor.listen(collector.callback(p.key))
         ep.collector = collector
 
-    def _spawn_actor(self, library: Any, plan: ActorPlan, pose: np.ndarray, ep: _Episode) -> Any:
-        """Spawn above its pose (CARLA rejects spawns touching the ground), then put the box bottom on it."""
+    def _spawn_actor(self, library: Any, plan: ActorPlan, ep: _Episode) -> Any:
+        """Spawn above its first pose (CARLA rejects spawns touching the ground), then put the box bottom on it."""
+        pose = np.asarray(plan.pose(0.0), dtype=np.float64)
         bp = library.find(plan.blueprint)
         if bp.has_attribute("role_name"):
             bp.set_attribute("role_name", plan.name)
@@ -319,7 +316,7 @@ class CarlaSimulator:
         ep.z_offset[plan.name] = float(bb.extent.z - bb.location.z)
         if plan.controller == "scripted":
             actor.set_simulate_physics(False)
-        actor.set_transform(self._carla_transform(pose + [0.0, 0.0, ep.z_offset[plan.name], 0.0]))
+        self._place(ep, plan, actor, 0.0)
         return actor
 
     def _start_ai(self, ep: _Episode) -> None:
@@ -340,21 +337,16 @@ class CarlaSimulator:
     def _carla_transform(pose: np.ndarray) -> Any:
         return matrix_to_transform(make_transform(rotation_z(pose[3]), pose[:3]))
 
-    @staticmethod
-    def _pose_at(plan: ActorPlan, t: float, ego_pose: np.ndarray | None) -> np.ndarray:
-        pose = plan.pose(t, ego_pose if ego_pose is not None else np.zeros(4))
-        if pose is None:
-            return np.array([0.0, 0.0, HIDDEN_Z, 0.0])
-        return np.asarray(pose, dtype=np.float64)
+    def _place(self, ep: _Episode, plan: ActorPlan, actor: Any, t: float) -> None:
+        """Put a scripted actor's box bottom on its pose at time ``t``."""
+        pose = np.asarray(plan.pose(t), dtype=np.float64) + [0.0, 0.0, ep.z_offset[plan.name], 0.0]
+        actor.set_transform(self._carla_transform(pose))
 
     def _move_scripted(self, ep: _Episode, t: float) -> None:
-        ego_pose = self._pose_at(ep.plan.ego, t, None)
-        lift = [0.0, 0.0, ep.z_offset[ep.plan.ego.name], 0.0]
-        ep.ego.set_transform(self._carla_transform(ego_pose + lift))
+        self._place(ep, ep.plan.ego, ep.ego, t)
         for a in ep.plan.actors:
             if a.controller == "scripted":
-                pose = self._pose_at(a, t, ego_pose) + [0.0, 0.0, ep.z_offset[a.name], 0.0]
-                ep.actors[a.name].set_transform(self._carla_transform(pose))
+                self._place(ep, a, ep.actors[a.name], t)
 
     def _poses(self, snapshot: Any, ep: _Episode) -> dict[str, np.ndarray]:
         """World-frame 4x4 poses of the ego and the actors in a snapshot."""
@@ -437,7 +429,6 @@ class CarlaSimulator:
                 T_world_from_actor_before=ep.last_poses[a.name],
             )
             for a in ep.plan.actors
-            if poses[a.name][2, 3] > HIDDEN_Z / 2
         ]
         objects = frame_objects(
             actors,
