@@ -126,11 +126,21 @@ def _episode_counts(rows: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _select(counts: pd.DataFrame, cells: list[str], cls: str, scope: str) -> pd.DataFrame:
-    sel = counts[counts["cell"].isin(cells) & (counts["cls"] == cls)]
-    if scope == "critical":
-        sel = sel[sel["critical"]]
-    return sel.groupby(["cell", "episode"], observed=True).sum(numeric_only=True).reset_index()
+def _by_stratum(counts: pd.DataFrame) -> dict[tuple[str, str], tuple[pd.DataFrame, dict[str, pd.DataFrame]]]:
+    """Per (class, scope): episode-level sums, pooled and split by cell (computed once)."""
+    out = {}
+    for scope in SCOPES:
+        sel = counts[counts["critical"]] if scope == "critical" else counts
+        agg = sel.drop(columns="critical").groupby(["cls", "cell", "episode"], observed=True).sum().reset_index()
+        for cls, g in agg.groupby("cls", observed=True):
+            g = g.drop(columns="cls").reset_index(drop=True)
+            out[(str(cls), scope)] = (g, {str(c): e.reset_index(drop=True) for c, e in g.groupby("cell", observed=True)})
+    return out
+
+
+def _select(tables: dict, cell: str, cls: str, scope: str) -> pd.DataFrame:
+    pooled, per_cell = tables.get((cls, scope), (pd.DataFrame(), {}))
+    return pooled if cell == POOLED else per_cell.get(cell, pd.DataFrame())
 
 
 def _test_paired(ep: pd.DataFrame, rng: np.random.Generator, o: CompareOptions) -> dict[str, Any]:
@@ -186,10 +196,10 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, options: CompareOpt
         gc[gc["cell"].isin(paired_cells)][KEYS + ["miss"]], on=KEYS, suffixes=("_base", "_cand"))
     merged = merged.assign(m_base=merged["miss_base"], m_cand=merged["miss_cand"],
                            b=~merged["miss_base"] & merged["miss_cand"], c=merged["miss_base"] & ~merged["miss_cand"])
-    paired_counts = _episode_counts(merged, ["m_base", "m_cand", "b", "c"])
+    paired_counts = _by_stratum(_episode_counts(merged, ["m_base", "m_cand", "b", "c"]))
     # all cells, unpaired view (used for unpaired cells and for the pooled test when pairing is mixed)
-    counts_b = _episode_counts(gb, ["miss"])
-    counts_c = _episode_counts(gc, ["miss"])
+    counts_b = _by_stratum(_episode_counts(gb, ["miss"]))
+    counts_c = _by_stratum(_episode_counts(gc, ["miss"]))
 
     rng = np.random.default_rng(o.seed)
     classes = sorted(set(gb["cls"]) | set(gc["cls"]))
@@ -200,12 +210,12 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, options: CompareOpt
             for label, cells in units:
                 all_paired = all(pairing[c] == "paired" for c in cells)
                 if all_paired:
-                    ep = _select(paired_counts, cells, cls, scope)
+                    ep = _select(paired_counts, label, cls, scope)
                     if ep.empty or ep["n"].sum() == 0:
                         continue
                     res = _test_paired(ep, rng, o)
                 else:
-                    eb, ec = _select(counts_b, cells, cls, scope), _select(counts_c, cells, cls, scope)
+                    eb, ec = _select(counts_b, label, cls, scope), _select(counts_c, label, cls, scope)
                     if eb.empty or ec.empty or eb["n"].sum() == 0 or ec["n"].sum() == 0:
                         continue
                     res = _test_unpaired(eb, ec, rng, o)

@@ -55,8 +55,11 @@ def to_svg(fig: Figure, key: str) -> str:
     with matplotlib.rc_context({**_STYLE, "svg.hashsalt": f"simtest-{key}"}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "simtest"})
     text = buf.getvalue()
-    start = text.find("<svg")
-    svg = text[start:]
+    svg = text[text.find("<svg"):]
+    # make every element id unique within the page (matplotlib numbers groups per figure)
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{key}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{key}-\1)", svg)
+    svg = re.sub(r'href="#([^"]+)"', rf'href="#{key}-\1"', svg)
     # let CSS scale the figure down (viewBox kept), never up beyond ~1.1 px per point
     max_px = round(fig.get_figwidth() * 72 * 1.1)
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', rf'<svg\1 role="img" style="max-width:{max_px}px;width:100%"',
