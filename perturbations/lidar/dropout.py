@@ -13,7 +13,7 @@ from perturbations.lidar import severities as sev
 from perturbations.lidar.rays import in_sector, ranges
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
-from perturbations.xp import draw_seed, from_host, namespace, noise
+from perturbations.xp import draw_seed, from_host, namespace, noise, to_host
 
 
 @dataclass(frozen=True)
@@ -176,13 +176,12 @@ def apply_local_cutout(scan: Scan, params: CutoutParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     p = scan.points
-    cpts = xp.take(p, xp.asarray(centres, dtype=xp.int64), axis=0)
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    centre_xyz = to_host(xp.take(p, xp.asarray(centres, dtype=xp.int64), axis=0))[:, :3].tolist()  # host floats
     r2 = params.radius**2
     keep = xp.ones((n,), dtype=xp.bool)
-    for i in range(len(centres)):
-        c = cpts[i, :]
-        dx, dy, dz = p[:, 0] - c[0], p[:, 1] - c[1], p[:, 2] - c[2]
-        keep = keep & (dx * dx + dy * dy + dz * dz > r2)
+    for cx, cy, cz in centre_xyz:
+        keep = keep & ((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 > r2)
     return scan.take(keep)
 
 

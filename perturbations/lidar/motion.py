@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perturbations.lidar import severities as sev
-from perturbations.lidar.rays import offsets
+from perturbations.lidar.rays import azimuth, with_columns
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import namespace
@@ -43,20 +43,18 @@ def apply_motion_distortion(scan: Scan, params: MotionParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     p = scan.points
-    dx, dy, _ = offsets(scan)
-    t = (xp.atan2(dy, dx) / (2 * math.pi) - 0.5) * params.sweep_period  # -T at azimuth -pi, 0 at +pi
+    t = (azimuth(scan) / (2 * math.pi) - 0.5) * params.sweep_period  # -T at azimuth -pi, 0 at +pi
     psi = params.yaw_rate * t
+    c, s = xp.cos(psi), xp.sin(psi)
     if params.yaw_rate == 0:
         px, py = params.speed * t, xp.zeros_like(t)
     else:
-        px = (params.speed / params.yaw_rate) * xp.sin(psi)
-        py = (params.speed / params.yaw_rate) * (1.0 - xp.cos(psi))
-    c, s = xp.cos(psi), xp.sin(psi)
+        px = (params.speed / params.yaw_rate) * s
+        py = (params.speed / params.yaw_rate) * (1.0 - c)
     qx, qy = p[:, 0] - px, p[:, 1] - py
     x = c * qx + s * qy
     y = -s * qx + c * qy
-    out = xp.stack([xp.astype(x, p.dtype), xp.astype(y, p.dtype), p[:, 2], p[:, 3]], axis=1)
-    return scan.with_points(out)
+    return with_columns(scan, x, y, p[:, 2])
 
 
 @perturbation("lidar_motion_distortion", kind="lidar", apply=apply_motion_distortion)

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from perturbations.lidar import severities as sev
-from perturbations.lidar.rays import in_sector, move_along_ray, ranges
+from perturbations.lidar.rays import in_sector, move_along_ray, ranges, with_columns
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, namespace, noise
 
 
-def _with_xyz_offset(scan: Scan, offset: object) -> Scan:
-    """The scan with ``offset`` (N x 3, m) added to x, y, z; intensity unchanged."""
-    xp = namespace(scan.points)
+def _shifted(scan: Scan, d: Any) -> Scan:
+    """The scan with row ``k`` of ``d`` (3 x N, m) added to coordinate ``k``; intensity unchanged."""
     p = scan.points
-    xyz = p[:, :3] + xp.astype(offset, p.dtype)
-    return scan.with_points(xp.concat([xyz, p[:, 3:4]], axis=1))
+    return with_columns(scan, p[:, 0] + d[0, :], p[:, 1] + d[1, :], p[:, 2] + d[2, :])
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def apply_gaussian_noise(scan: Scan, params: JitterParams) -> Scan:
     """Add N(0, scale^2) to each of x, y, z (intensity untouched)."""
     if params.scale == 0:
         return scan
-    return _with_xyz_offset(scan, params.scale * noise(scan.points, params.seed, (len(scan), 3), "normal"))
+    return _shifted(scan, params.scale * noise(scan.points, params.seed, (3, len(scan)), "normal"))
 
 
 @perturbation("lidar_gaussian_noise", kind="lidar", apply=apply_gaussian_noise)
@@ -49,8 +48,8 @@ def apply_uniform_noise(scan: Scan, params: JitterParams) -> Scan:
     """Add U(-scale, scale) to each of x, y, z."""
     if params.scale == 0:
         return scan
-    u = noise(scan.points, params.seed, (len(scan), 3), "uniform")
-    return _with_xyz_offset(scan, (2.0 * params.scale) * u - params.scale)
+    u = noise(scan.points, params.seed, (3, len(scan)), "uniform")
+    return _shifted(scan, (2.0 * params.scale) * u - params.scale)
 
 
 @perturbation("lidar_uniform_noise", kind="lidar", apply=apply_uniform_noise)
@@ -68,14 +67,18 @@ class ImpulseParams:
 
 
 def apply_impulse_noise(scan: Scan, params: ImpulseParams) -> Scan:
-    """Move the hit points by +-IMPULSE_STEP_M on each axis (random signs)."""
+    """Move the hit points by +-IMPULSE_STEP_M on each axis (random signs: three bits of one draw)."""
     if params.fraction == 0:
         return scan
     xp = namespace(scan.points)
-    u = noise(scan.points, params.seed, (len(scan), 4), "uniform")
-    hit = u[:, 0:1] < params.fraction
-    sign = xp.where(u[:, 1:4] < 0.5, xp.asarray(-1.0, dtype=u.dtype), xp.asarray(1.0, dtype=u.dtype))
-    return _with_xyz_offset(scan, xp.where(hit, sev.IMPULSE_STEP_M * sign, xp.zeros_like(sign)))
+    u = noise(scan.points, params.seed, (2, len(scan)), "uniform")
+    hit = u[0, :] < params.fraction
+    bits = xp.astype(u[1, :] * 8.0, xp.int32)  # uniform on 0..7: x, y, z signs
+    zero = xp.zeros_like(u[0, :])
+    steps = [
+        xp.where(hit, sev.IMPULSE_STEP_M * xp.astype(((bits >> k) & 1) * 2 - 1, u.dtype), zero) for k in range(3)
+    ]
+    return _shifted(scan, xp.stack(steps, axis=0))
 
 
 @perturbation("lidar_impulse_noise", kind="lidar", apply=apply_impulse_noise)
@@ -99,7 +102,7 @@ def apply_intensity_noise(scan: Scan, params: IntensityNoiseParams) -> Scan:
     xp = namespace(scan.points)
     p = scan.points
     i = xp.clip(p[:, 3] + params.std * noise(p, params.seed, (len(scan),), "normal"), 0.0, 1.0)
-    return scan.with_points(xp.concat([p[:, :3], xp.astype(i, p.dtype)[:, None]], axis=1))
+    return with_columns(scan, p[:, 0], p[:, 1], p[:, 2], i)
 
 
 @perturbation("lidar_intensity_noise", kind="lidar", apply=apply_intensity_noise)
@@ -128,11 +131,14 @@ def apply_crosstalk(scan: Scan, params: CrosstalkParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     n = len(scan)
-    u = noise(scan.points, params.select_seed, (n,), "uniform")
-    err = noise(scan.points, params.error_seed, (n,), "normal")
-    hit = u < params.fraction
-    new_r = xp.maximum(ranges(scan) + sev.CROSSTALK_STD_M * err, xp.asarray(0.5, dtype=scan.points.dtype))
-    return scan.with_points(move_along_ray(scan, hit, new_r))
+    hit = noise(scan.points, params.select_seed, (n,), "uniform") < params.fraction
+    # one normal draw per hit return (the i-th hit gets the i-th draw), spread out without a scatter
+    order = xp.cumulative_sum(xp.astype(hit, xp.int32)) - 1
+    count = max(int(order[-1]) + 1, 1) if n else 1
+    err = xp.take(noise(scan.points, params.error_seed, (count,), "normal"), xp.clip(order, 0, count - 1))
+    r = ranges(scan)
+    new_r = xp.maximum(r + sev.CROSSTALK_STD_M * err, xp.asarray(0.5, dtype=r.dtype))
+    return scan.with_points(move_along_ray(scan, hit, new_r, r=r))
 
 
 @perturbation("lidar_crosstalk", kind="lidar", apply=apply_crosstalk)
@@ -169,7 +175,7 @@ def apply_sun_glare(scan: Scan, params: SunGlareParams) -> Scan:
     hit = in_sector(scan, math.radians(params.sun_azimuth_deg) - half, 2 * half) & (u[0, :] < p_sector)
     r = ranges(scan)
     new_r = 0.5 + u[1, :] * xp.maximum(r - 0.5, xp.zeros_like(r))
-    return scan.with_points(move_along_ray(scan, hit, new_r, xp.ones_like(r)))
+    return scan.with_points(move_along_ray(scan, hit, new_r, xp.ones_like(r), r=r))
 
 
 @perturbation("lidar_sun_glare", kind="lidar", apply=apply_sun_glare)

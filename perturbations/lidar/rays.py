@@ -48,15 +48,53 @@ def in_sector(scan: Scan, start: float, width: float) -> Any:
     return (left_of_start & right_of_end) if width <= math.pi else (left_of_start | right_of_end)
 
 
-def move_along_ray(scan: Scan, mask: Any, new_range: Any, intensity: Any | None = None) -> Any:
+# atan(z) = z (1 + a2 z^2 + ... + a16 z^16) on [0, 1], |error| <= 2e-8 rad
+# (Abramowitz & Stegun 4.4.49); float32 evaluation keeps the error below 1e-6 rad.
+_ATAN_COEFFS = (
+    0.0028662257, -0.0161657367, 0.0429096138, -0.0752896400,
+    0.1065626393, -0.1420889944, 0.1999355085, -0.3333314528, 1.0,
+)
+
+
+def azimuth(scan: Scan) -> Any:
+    """Azimuth of each point about the sensor, in (-pi, pi] rad counter-clockwise from +x.
+
+    A polynomial ``atan2`` (octant reduction plus Abramowitz & Stegun 4.4.49),
+    accurate to 1e-6 rad and several times faster than the libm call here.
+    """
+    xp = namespace(scan.points)
+    dx, dy, _ = offsets(scan)
+    ax, ay = xp.abs(dx), xp.abs(dy)
+    big = xp.maximum(ax, ay)
+    z = xp.minimum(ax, ay) / xp.where(big > 0, big, xp.ones_like(big))
+    z2 = z * z
+    poly = xp.full_like(z, _ATAN_COEFFS[0])
+    for c in _ATAN_COEFFS[1:]:
+        poly = poly * z2 + c
+    a = z * poly
+    a = xp.where(ay > ax, math.pi / 2 - a, a)
+    a = xp.where(dx < 0, math.pi - a, a)
+    return xp.where(dy < 0, -a, a)
+
+
+def with_columns(scan: Scan, x: Any, y: Any, z: Any, intensity: Any | None = None) -> Scan:
+    """The scan with new x, y, z (and optionally intensity) columns, cast to the points' dtype."""
+    xp = namespace(scan.points)
+    i = scan.points[:, 3] if intensity is None else intensity
+    return scan.with_points(xp.astype(xp.stack([x, y, z, i], axis=1), scan.points.dtype))
+
+
+def move_along_ray(scan: Scan, mask: Any, new_range: Any, intensity: Any | None = None, r: Any | None = None) -> Any:
     """Points where the masked ones sit at ``new_range`` on their own ray (optionally new intensity).
 
-    Returns the new float32 N x 4 points array; unmasked points are unchanged.
+    ``r`` may pass the points' ranges when the caller has them. Returns the new
+    N x 4 points array (the input's dtype); unmasked points are unchanged.
     """
     xp = namespace(scan.points)
     p = scan.points
     dx, dy, dz = offsets(scan)
-    r = xp.sqrt(dx * dx + dy * dy + dz * dz)
+    if r is None:
+        r = xp.sqrt(dx * dx + dy * dy + dz * dz)
     scale = xp.where(mask, new_range, r) / xp.where(r > 0, r, xp.ones_like(r))
     cols = [
         xp.where(mask, float(o) + d * scale, p[:, i]) for i, (o, d) in enumerate(zip(scan.origin, (dx, dy, dz)))

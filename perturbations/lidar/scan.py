@@ -47,12 +47,18 @@ class Scan:
         return int(self.points.shape[0])
 
     def take(self, keep: Any) -> Scan:
-        """The points selected by a boolean mask or index array (same array module)."""
+        """The points selected by a boolean mask or index array (same array module).
+
+        A mask is turned into indices first: ``take`` with an index array is an
+        order of magnitude faster than boolean indexing of an N x 4 array in NumPy.
+        """
+        xp = namespace(self.points)
+        idx = xp.nonzero(keep)[0] if keep.dtype == xp.bool else keep
         return replace(
             self,
-            points=self.points[keep],  # a boolean mask as the sole index (Array API)
-            ring=self.ring[keep],
-            labels=None if self.labels is None else self.labels[keep],
+            points=xp.take(self.points, idx, axis=0),
+            ring=xp.take(self.ring, idx),
+            labels=None if self.labels is None else xp.take(self.labels, idx),
         )
 
     def with_points(self, points: Any) -> Scan:

@@ -414,12 +414,13 @@ def apply_ray_weather_to_scan(
     if fog_alpha == 0 and rain_rate == 0 and snowfall_rate == 0:
         return scan
     xp = namespace(scan.points)
+    r0 = ranges(scan)
     res = ray_weather(
-        ranges(scan), scan.points[:, 3], fog_alpha=fog_alpha, rain_rate=rain_rate, snowfall_rate=snowfall_rate,
+        r0, scan.points[:, 3], fog_alpha=fog_alpha, rain_rate=rain_rate, snowfall_rate=snowfall_rate,
         rng=np.random.default_rng(seed), max_range=max_range, optics=optics,
     )
     moved = (res.kind == FOG) | (res.kind == PARTICLE)
-    out = move_along_ray(scan, moved, res.ranges, res.intensities)
+    out = move_along_ray(scan, moved, res.ranges, res.intensities, r=r0)
     labels = scan.labels
     if labels is not None:
         labels = xp.where(moved, xp.asarray(-2, dtype=labels.dtype), labels)
@@ -533,12 +534,24 @@ def apply_wet_ground(scan: Scan, params: WetGroundParams) -> Scan:
         ground = ground & (scan.labels == -1)
     r = xp.maximum(ranges(scan), xp.asarray(1e-3, dtype=p.dtype))
     cos_i = xp.clip((float(scan.origin[2]) - p[:, 2]) / r, 0.0, 1.0)
-    transmitted = 1.0 - fresnel_reflectance(cos_i)
-    q = (1.0 - params.wetness) + params.wetness * WET_DARKENING * transmitted * transmitted
+    table = from_host(_wet_ratio_table(params.wetness), p)
+    q = xp.take(table, xp.astype(cos_i * (_WET_TABLE_SIZE - 1) + 0.5, xp.int64))
     q = xp.where(ground, q, xp.ones_like(q))
-    u = noise(p, params.seed, (len(scan),), "uniform")
-    out = xp.concat([p[:, :3], xp.astype(p[:, 3] * q, p.dtype)[:, None]], axis=1)
-    return scan.with_points(out).take(u < q)
+    keep = noise(p, params.seed, (len(scan),), "uniform") < q
+    kept = scan.take(keep)
+    kept.points[:, 3] = kept.points[:, 3] * q[keep]  # the taken copy is ours to modify
+    return kept
+
+
+_WET_TABLE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=16)
+def _wet_ratio_table(wetness: float) -> np.ndarray:
+    """``q(cos theta)`` on a uniform grid of ``cos theta`` in [0, 1] (nearest-entry error < 1e-3)."""
+    cos_i = np.linspace(0.0, 1.0, _WET_TABLE_SIZE)
+    transmitted = 1.0 - fresnel_reflectance(cos_i)
+    return ((1.0 - wetness) + wetness * WET_DARKENING * transmitted**2).astype(np.float32)
 
 
 @perturbation("lidar_wet_ground", kind="lidar", apply=apply_wet_ground)
