@@ -46,12 +46,20 @@ DEFAULT_ATTRIBUTES: dict[str, dict[str, str]] = {
     },
 }
 
-VEHICLES = {
+VEHICLES = {  # base type, wheels, bounding-box half extents (m), roughly CARLA 0.9.16's
     "vehicle.lincoln.mkz_2020": ("car", 4, (2.45, 1.05, 0.75)),
     "vehicle.tesla.model3": ("car", 4, (2.40, 1.08, 0.75)),
+    "vehicle.mini.cooper_s_2021": ("car", 4, (1.90, 0.95, 0.72)),
+    "vehicle.nissan.patrol_2021": ("car", 4, (2.78, 1.07, 0.93)),
+    "vehicle.mercedes.sprinter": ("van", 4, (2.96, 1.00, 1.29)),
+    "vehicle.carlamotors.european_hgv": ("truck", 4, (4.40, 1.30, 1.90)),
     "vehicle.diamondback.century": ("bicycle", 2, (0.82, 0.19, 0.80)),
 }
-WALKERS = {"walker.pedestrian.0001": (0.19, 0.34, 0.93), "walker.pedestrian.0010": (0.15, 0.25, 0.65)}
+WALKERS = {
+    "walker.pedestrian.0001": (0.19, 0.34, 0.93),
+    "walker.pedestrian.0010": (0.15, 0.25, 0.65),
+    "walker.pedestrian.0011": (0.15, 0.25, 0.65),
+}
 
 
 class Attribute:
@@ -325,8 +333,11 @@ class World:
     def get_weather(self) -> carla.WeatherParameters:
         return self.weather
 
-    def get_map(self) -> Map:
+    def get_map(self) -> Any:
+        """A real client-side ``carla.Map`` when the server has an OpenDRIVE road network, else a named stub."""
         self.server.check_rpc("get_map")
+        if self.server.xodr is not None:
+            return carla.Map(self.map.name.split("/")[-1], self.server.xodr)
         return self.map
 
     def get_blueprint_library(self) -> BlueprintLibrary:
@@ -526,6 +537,7 @@ class StandinServer:
 
     port: int
     map_name: str = "Town10HD_Opt"
+    xodr: str | None = None
     pid: int | None = None
     crashed: bool = False
     next_id: int = 100

@@ -209,3 +209,26 @@ def test_lidar_weather_follows_conditions(registry, no_probe):
     assert kept_far == pytest.approx(expected, abs=0.05 + 3 * math.sqrt(expected / far.sum()))
     assert (fog.labels == -2).sum() > 0
     assert np.median(r_fog[~hard_fog]) < 15.0
+
+
+def test_library_scenario_runs_on_a_real_road_network(no_probe):
+    from carla_xodr import straight
+
+    from simtest.scenario import load_scenario
+
+    scenario = load_scenario("child_occluded")
+    registry = Registry(xodr=straight(x0=-100.0, length=500.0))
+    with make_sim(registry, anchors={"straight": {"map": None}}) as sim:
+        sim.reset(scenario, Conditions(), seed=4)
+        frames = [sim.step() for _ in range(3)]
+    v = scenario.values["ego_speed"]
+    for f in frames:
+        t = f.timestamp
+        # The anchor is the road centre at x = -100 + 10 (road behind the ego's start); ego in lane -1.
+        np.testing.assert_allclose(f.ego.T_world_from_ego[:3, 3], [-90.0 + v * t, -1.75, 0.0], atol=1e-4)
+        names = {int(i): n for i, n in zip(f.objects.ids, f.objects.class_of())}
+        assert sorted(names.values()) == ["pedestrian", "vehicle", "vehicle", "vehicle"]
+        # parked_1 (a van) stands at scenario (28.6, -4.6): relative to the ego at (v t, -1.75).
+        van = f.objects.boxes[np.argmin(np.abs(f.objects.boxes[:, 0] - (28.6 - v * t)))]
+        np.testing.assert_allclose(van[[0, 1, 6]], [28.6 - v * t, -4.6 + 1.75, 0.0], atol=1e-4)
+        np.testing.assert_allclose(van[3:6], [5.92, 2.0, 2.58], atol=1e-4)

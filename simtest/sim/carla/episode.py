@@ -28,7 +28,7 @@ PoseFn = Callable[[float], np.ndarray]
 
 @dataclass(frozen=True)
 class ActorPlan:
-    """One actor of the episode."""
+    """One actor of the episode; ``colour`` (linear RGB 0..1) paints a vehicle's body."""
 
     name: str
     cls: str
@@ -37,6 +37,7 @@ class ActorPlan:
     controller: Literal["scripted", "ai"] = "scripted"
     ai_target: tuple[float, float, float] | None = None
     ai_speed: float = 1.4
+    colour: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.cls not in CLASSES:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import numpy as np
 
+from simtest.scenario import LAYOUTS
 from simtest.sim.base import Conditions, SensorRig
 from simtest.sim.carla.coords import matrix_to_transform, transform_to_matrix
 from simtest.sim.carla.decode import rgb_image
@@ -37,6 +38,7 @@ from simtest.sim.carla.patches import apply_texture
 from simtest.sim.carla.sensors import LidarOptions, SensorPlan, configure_blueprint, sensor_plans
 from simtest.sim.carla.server import CarlaConnection, ClientFactory, ServerConfig, default_client_factory, free_port_pair
 from simtest.sim.carla.sync import FrameCollector
+from simtest.sim.carla.translate import BLUEPRINTS, Anchor, find_anchor, translate, x_extent
 from simtest.sim.carla.visibility import SILHOUETTE_FILL
 from simtest.sim.carla.weather import WeatherOptions, conditions_to_weather
 from simtest.types import Camera, EgoState, Frame, make_transform, rotation_z, wrap_angle
@@ -50,6 +52,14 @@ SPAWN_CLEARANCE = 1.0
 """Height (m) above its pose at which an actor is spawned before being placed."""
 
 _T = TypeVar("_T")
+
+
+def srgb8(linear: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Linear RGB (0..1) -> 8-bit sRGB, for CARLA's ``color`` blueprint attribute."""
+    c = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    s = np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
+    r, g, b = (int(v) for v in np.round(s * 255))
+    return r, g, b
 
 
 def _typed(cls: type[_T], value: _T | Mapping[str, Any] | None, where: str) -> _T:
@@ -119,6 +129,8 @@ class CarlaSimulator:
         lidar: LidarOptions | Mapping[str, Any] | None = None,
         silhouette_fill: Mapping[str, float] | None = None,
         label_tolerance: float = 0.02,
+        anchors: Mapping[str, Anchor | Mapping[str, Any]] | None = None,
+        blueprints: Mapping[str, str] | None = None,
         client_factory: ClientFactory = default_client_factory,
     ) -> None:
         if not 0 < dt <= 0.5:
@@ -147,6 +159,14 @@ class CarlaSimulator:
         self.silhouette_fill = fill
         # Points of the two lidars coincide up to CARLA's range noise.
         self.label_tolerance = max(float(label_tolerance), 4.0 * self.lidar_options.noise_stddev)
+        self.anchors = {
+            layout: _typed(Anchor, (anchors or {}).get(layout), f"sim.anchors.{layout}") for layout in LAYOUTS
+        }
+        unknown = sorted(set(anchors or {}) - set(LAYOUTS))
+        if unknown:
+            raise ValueError(f"sim.anchors: unknown layout(s) {unknown}; expected some of {list(LAYOUTS)}")
+        self.blueprints = {**BLUEPRINTS, **dict(blueprints or {})}
+        self._anchor_cache: dict[tuple[Any, ...], np.ndarray] = {}
         self.sensor_plans = sensor_plans(self.rig, self.dt, self.lidar_options)  # validates the rig early
         self.connection = CarlaConnection(self.server_config, client_factory)
         self.world: Any = None
@@ -233,11 +253,12 @@ class CarlaSimulator:
         self._connect()
         self.connection.check_health()
         self._teardown(restore_settings=False)
-        plan = scenario if isinstance(scenario, EpisodePlan) else self._translate(scenario)
+        if isinstance(scenario, EpisodePlan):
+            plan = scenario
+            self._load_map(plan.map)
+        else:
+            plan = self._translate(scenario)
         client = self.connection.client
-        if plan.map is not None and not self.world.get_map().name.split("/")[-1] == plan.map:
-            log.info("loading CARLA map %s", plan.map)
-            self.world = client.load_world(plan.map)
         ep = _Episode(plan=plan, conditions=conditions, seed=seed)
         self._episode = ep
         try:
@@ -264,10 +285,26 @@ class CarlaSimulator:
                 log.warning("cleanup after a failed reset did not complete: %s", cleanup)
             raise
 
-    def _translate(self, scenario: Scenario) -> EpisodePlan:
-        from simtest.sim.carla.translate import translate
+    def _load_map(self, name: str | None) -> None:
+        """Load map ``name`` unless it is the current one (reloading leaks server memory)."""
+        if name is not None and self.world.get_map().name.split("/")[-1] != name:
+            log.info("loading CARLA map %s", name)
+            self.world = self.connection.client.load_world(name)
 
-        return translate(scenario)
+    def _translate(self, scenario: Scenario) -> EpisodePlan:
+        """Place ``scenario`` on its layout's anchor (searched once per map and road shape)."""
+        anchor = self.anchors[scenario.world.layout]
+        self._load_map(anchor.map)
+        if anchor.location is not None:
+            T = anchor.transform()
+        else:
+            extent = x_extent(scenario)
+            w = scenario.world
+            key = (self.world.get_map().name, w.layout, w.lanes, w.intersection_x, *np.round(extent))
+            if key not in self._anchor_cache:
+                self._anchor_cache[key] = find_anchor(self.world.get_map(), w, extent)
+            T = self._anchor_cache[key]
+        return translate(scenario, T, map_name=anchor.map, blueprints=self.blueprints)
 
     def _apply_sync_settings(self) -> None:
         settings = self.world.get_settings()
@@ -310,6 +347,8 @@ class CarlaSimulator:
             bp.set_attribute("role_name", plan.name)
         if bp.has_attribute("is_invincible"):
             bp.set_attribute("is_invincible", "false")
+        if plan.colour is not None and bp.has_attribute("color"):
+            bp.set_attribute("color", ",".join(str(v) for v in srgb8(plan.colour)))
         actor = self.world.spawn_actor(bp, self._carla_transform(pose + [0.0, 0.0, SPAWN_CLEARANCE, 0.0]))
         ep.spawned.append(actor)
         bb = actor.bounding_box
