@@ -10,7 +10,8 @@ crossing ahead, cyclists riding alongside, vehicles ahead and oncoming. The
 detector finds an object with a probability that falls with distance, with
 occlusion and with the cell's weather/perturbation severity; each episode has
 its own difficulty (so misses cluster in episodes, as they do in reality), and it
-emits false positives at a weather-dependent rate.
+emits false positives at a weather-dependent rate. Detectability drifts
+slowly per object, so misses come in runs of frames.
 
 Usage: ``python tools/make_example_run.py [--out examples/runs/example] [--seed 7]``.
 The output depends only on the seed.
@@ -36,6 +37,7 @@ EPISODES = 12
 LANE_HALF_WIDTH = 1.5  # m, ego corridor
 DECEL = 6.0  # m/s^2, braking for the stopping envelope
 REACTION = 1.0  # s
+AR_RHO, AR_SD = 0.9, 1.5  # frame-to-frame persistence and spread of an object's detectability (logit)
 
 # cell id -> (axes, ODD weight, detector degradation in [0, 1], false positives per frame)
 CELLS: dict[str, tuple[dict[str, object], float, float, float]] = {
@@ -97,12 +99,12 @@ def _frame(tracks: list[Track], t: int, speed: float, rng: np.random.Generator) 
     return Frame(index=t, timestamp=t * FRAME_DT, ego=EgoState(velocity=np.array([speed, 0.0, 0.0])), objects=objects)
 
 
-def _detect(frame: Frame, tracks: list[Track], degrade: float, fp_rate: float, episode_logit: float,
-            rng: np.random.Generator) -> Detections:
+def _detect(frame: Frame, tracks: list[Track], latent: np.ndarray, degrade: float, fp_rate: float,
+            episode_logit: float, rng: np.random.Generator) -> Detections:
     obj = frame.objects
     names = [CLASSES[i] for i in obj.labels]
     r50 = np.array([RANGE_50[c] for c in names]) * (1 - 0.6 * degrade)
-    skill = np.array([tracks[i].skill for i in obj.ids])
+    skill = np.array([tracks[i].skill for i in obj.ids]) + latent[obj.ids]
     logit = 4.0 + 8.0 * (1 - obj.distance / r50) - 4.0 * (1 - obj.visible_fraction) - 4.0 * degrade + skill + episode_logit
     p = 1 / (1 + np.exp(-logit))
     hit = rng.random(len(obj)) < p
@@ -147,9 +149,12 @@ def make_example_run(out: Path, seed: int = 7) -> Path:
             speed = rng.uniform(6, 14)
             tracks = _tracks(rng)
             episode_logit = rng.normal(0, 1.0)
+            latent = np.zeros(len(tracks))
             for t in range(FRAMES):
+                # Temporally correlated detectability (occlusion, glare): AR(1) per object.
+                latent = AR_RHO * latent + np.sqrt(1 - AR_RHO**2) * rng.normal(0, AR_SD, len(tracks))
                 frame = _frame(tracks, t, speed, rng)
-                det = _detect(frame, tracks, degrade, fp_rate, episode_logit, rng)
+                det = _detect(frame, tracks, latent, degrade, fp_rate, episode_logit, rng)
                 rows.append(result_rows(frame, det, cfg, episode=ep, seed=manifest.cells[cell].seed + ep))
         df = pd.concat(rows, ignore_index=True)
         store.write_cell(manifest, cell, df)

@@ -103,6 +103,10 @@ class MatchConfig:
         arrays = {k: np.array([m[c] for c in classes]) for k, m in (("center", center), ("iou", iou), ("score", score))}
         object.__setattr__(self, "_arrays", arrays)
 
+    def __hash__(self) -> int:
+        return hash((self.method, self.class_names, *(tuple(m.items()) for m in
+                     (self.center_threshold, self.iou_threshold, self.score_threshold))))
+
     def thresholds(self, kind: str) -> np.ndarray:
         """Per-label threshold array (``kind`` = "center", "iou" or "score"), indexed by class label."""
         return self._arrays[kind]

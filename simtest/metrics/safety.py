@@ -65,9 +65,14 @@ from simtest.types import CLASSES
 __all__ = [
     "Gate", "GateError", "GateResult", "GateStatus", "clopper_pearson", "detection_summary", "episode_bootstrap",
     "episode_keys", "evaluate_gates", "gates_from_dict", "load_gates", "miss_rates", "track_metrics", "wilson",
+    "with_bands",
 ]
 
 RATE_METHODS = ("clopper-pearson", "wilson", "bootstrap", "clustered")
+DISTANCE_EDGES: tuple[float, ...] = (0.0, 10.0, 20.0, 30.0, 50.0, 80.0, math.inf)
+"""Default distance bands (m, BEV from the ego origin), [lo, hi)."""
+VISIBILITY_EDGES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Default visible-fraction bands, (lo, hi] with 0 in the first band."""
 GATE_METHODS = ("clustered", "clopper-pearson", "wilson")
 GATE_METRICS = ("miss_rate",)
 
@@ -170,6 +175,35 @@ def miss_rates(
     return out[by + ["n", "misses", "miss_rate", "lower", "upper", "recall", "episodes"]]
 
 
+def _band_labels(edges: Sequence[float], unit: str) -> list[str]:
+    def fmt(v: float) -> str:
+        return "inf" if math.isinf(v) else f"{v:g}"
+
+    return [f"{fmt(lo)}-{fmt(hi)}{unit}" for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def with_bands(
+    df: pd.DataFrame,
+    distance_edges: Sequence[float] = DISTANCE_EDGES,
+    visibility_edges: Sequence[float] = VISIBILITY_EDGES,
+) -> pd.DataFrame:
+    """A copy of ``df`` with ordered categorical ``distance_band`` ("10-20 m") and ``visibility_band`` columns.
+
+    Distance bands are [lo, hi); visibility bands (lo, hi] with 0 in the first.
+    Group :func:`miss_rates` by them for degradation curves.
+    """
+    for name, edges in (("distance_edges", distance_edges), ("visibility_edges", visibility_edges)):
+        if len(edges) < 2 or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
+            raise ValueError(f"with_bands: {name} must be at least two increasing values, got {list(edges)}")
+    _require(df, ["distance", "visible_fraction"], "with_bands")
+    out = df.copy()
+    out["distance_band"] = pd.cut(out["distance"], list(distance_edges), right=False,
+                                  labels=_band_labels(distance_edges, " m"))
+    out["visibility_band"] = pd.cut(out["visible_fraction"], list(visibility_edges), right=True, include_lowest=True,
+                                    labels=_band_labels(visibility_edges, ""))
+    return out
+
+
 def _frame_keys(df: pd.DataFrame) -> list[str]:
     return episode_keys(df) + ["frame"]
 
@@ -201,7 +235,7 @@ def detection_summary(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
         out = out.merge(counts, on=frame_level, how="left")
     else:
         out["frames"] = len(frames)
-    out = out.rename(columns={"gt": "gt", "det": "detected", "fp": "false_positives"})
+    out = out.rename(columns={"det": "detected", "fp": "false_positives"})
     for c in ("gt", "detected", "false_positives", "frames"):
         out[c] = out[c].astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -9,7 +9,9 @@ writes it, ``simtest report`` renders it. Keys:
 * ``cells`` — planned / done / failed / missing cells, ``rows`` — counts.
 * ``gates_source`` and ``gates`` — :meth:`GateResult.to_dict` per gate.
 * ``risk`` — :meth:`RiskSummary.to_dict` (cell weights = the manifest's ODD prior).
-* ``miss_rates`` — per class and per class x critical flag (clustered intervals).
+* ``miss_rates`` — ``by_class``, ``by_class_critical``, ``by_class_distance``
+  (distance bands of :func:`with_bands`) and ``by_axis`` (``{axis: rows per
+  axis value x class}``), all with episode-clustered two-sided intervals.
 * ``detection`` — recall, false positives per frame and precision per class.
 * ``tracks`` — safety-critical tracks: worst longest missed run (s) and
   distances at first detection; ``frame_dt`` (s) inferred from timestamps.
@@ -41,6 +43,7 @@ from simtest.metrics.safety import (
     load_gates,
     miss_rates,
     track_metrics,
+    with_bands,
 )
 from simtest.store import RunStore, atomic_write_bytes
 
@@ -77,7 +80,7 @@ def infer_frame_dt(df: pd.DataFrame) -> float | None:
     ok = (dframe > 0) & (dt > 0)
     if not ok.any():
         return None
-    return float(np.median(dt[ok] / dframe[ok]))
+    return round(float(np.median(dt[ok] / dframe[ok])), 9)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -162,6 +165,8 @@ def build_summary(
 
     by_cls = miss_rates(df, ["cls"], method="clustered")
     by_cls_crit = miss_rates(df, ["cls", "critical"], method="clustered")
+    by_distance = miss_rates(with_bands(df), ["cls", "distance_band"], method="clustered")
+    by_axis = {a: _records(miss_rates(df, [a, "cls"], method="clustered")) for a in manifest.axes}
     summary = {
         "run_id": manifest.run_id,
         "run_dir": str(store.root),
@@ -180,7 +185,12 @@ def build_summary(
         "gates_source": gates_source,
         "gates": [r.to_dict() for r in results],
         "risk": risk.to_dict(),
-        "miss_rates": {"by_class": _records(by_cls), "by_class_critical": _records(by_cls_crit)},
+        "miss_rates": {
+            "by_class": _records(by_cls),
+            "by_class_critical": _records(by_cls_crit),
+            "by_class_distance": _records(by_distance.astype({"distance_band": str})),
+            "by_axis": by_axis,
+        },
         "detection": {"by_class": _records(detection_summary(df, ["cls"]))},
         "tracks": _tracks(df),
         "verdict": verdict.value,

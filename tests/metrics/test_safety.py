@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from synthetic_rows import counts_rows, rows
 
-from simtest.metrics.safety import clopper_pearson, detection_summary, miss_rates, track_metrics
+from simtest.metrics.safety import clopper_pearson, detection_summary, miss_rates, track_metrics, with_bands
 
 
 def _two_class_rows() -> pd.DataFrame:
@@ -89,3 +89,15 @@ def test_track_metrics_longest_run_and_first_detection():
     assert len(every) == 3
     with pytest.raises(ValueError, match="frame_dt"):
         track_metrics(rows(*recs), frame_dt=0.0)
+
+
+def test_with_bands_labels_and_edges():
+    df = rows({"distance": 0.0, "visible_fraction": 0.0}, {"distance": 9.99, "visible_fraction": 0.25},
+              {"distance": 10.0, "visible_fraction": 0.26}, {"distance": 120.0, "visible_fraction": 1.0})
+    out = with_bands(df)
+    assert out["distance_band"].astype(str).tolist() == ["0-10 m", "0-10 m", "10-20 m", "80-inf m"]
+    assert out["visibility_band"].astype(str).tolist() == ["0-0.25", "0-0.25", "0.25-0.5", "0.75-1"]
+    rates = miss_rates(out, ["distance_band"])
+    assert rates["distance_band"].astype(str).tolist() == ["0-10 m", "10-20 m", "80-inf m"]
+    with pytest.raises(ValueError, match="distance_edges"):
+        with_bands(df, distance_edges=(10, 0))
