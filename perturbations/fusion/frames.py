@@ -20,7 +20,9 @@ def as_frames(frames: Frame | Sequence[Frame], where: str) -> list[Frame]:
     if isinstance(frames, Frame):
         return [frames]
     if not isinstance(frames, Sequence) or isinstance(frames, (str, bytes)):
-        raise ValueError(f"{where}: expected a Frame or a sequence of Frames (current last), got {type(frames).__name__}")
+        raise ValueError(
+            f"{where}: expected a Frame or a sequence of Frames (current last), got {type(frames).__name__}"
+        )
     out = list(frames)
     if not out:
         raise ValueError(f"{where}: the frame sequence is empty; pass at least the current frame")

@@ -11,6 +11,7 @@ import numpy as np
 
 from perturbations.lidar import severities as sev
 from perturbations.lidar.rays import in_sector, ranges
+from perturbations.lidar.checks import lidar_kernel
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, from_host, namespace, noise, to_host
@@ -32,7 +33,7 @@ def apply_dropout(scan: Scan, params: DropoutParams) -> Scan:
     return scan.take(u >= params.fraction)
 
 
-@perturbation("lidar_dropout", kind="lidar", apply=apply_dropout)
+@perturbation("lidar_dropout", kind="lidar", apply=lidar_kernel(apply_dropout))
 def sample_dropout(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> DropoutParams:
     """Random point dropout (3D_Corruptions_AD density decrease)."""
     return DropoutParams(fraction=float(severity_value(sev.DROPOUT_FRACTION, severity, 0.0)), seed=draw_seed(rng))
@@ -70,10 +71,11 @@ def apply_beam_missing(scan: Scan, params: BeamMissingParams) -> Scan:
     return _ring_mask(scan, keep)
 
 
-@perturbation("lidar_beam_missing", kind="lidar", apply=apply_beam_missing)
+@perturbation("lidar_beam_missing", kind="lidar", apply=lidar_kernel(apply_beam_missing))
 def sample_beam_missing(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> BeamMissingParams:
     """Whole beams (rings) missing."""
-    return BeamMissingParams(fraction=float(severity_value(sev.BEAM_MISSING_FRACTION, severity, 0.0)), seed=draw_seed(rng))
+    fraction = float(severity_value(sev.BEAM_MISSING_FRACTION, severity, 0.0))
+    return BeamMissingParams(fraction=fraction, seed=draw_seed(rng))
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def apply_beam_reduction(scan: Scan, params: BeamReductionParams) -> Scan:
     return _ring_mask(scan, kept_rings(scan.num_beams, target))
 
 
-@perturbation("lidar_beam_reduction", kind="lidar", apply=apply_beam_reduction)
+@perturbation("lidar_beam_reduction", kind="lidar", apply=lidar_kernel(apply_beam_reduction))
 def sample_beam_reduction(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> BeamReductionParams:
     """Cross-sensor beam reduction (64 -> 32 -> 16 beams); deterministic."""
     return BeamReductionParams(beams_per_64=float(severity_value(sev.BEAM_REDUCTION_BEAMS, severity, 64.0)))
@@ -123,7 +125,7 @@ def apply_fov_loss(scan: Scan, params: FovParams) -> Scan:
     return scan.take(in_sector(scan, -half, 2 * half))
 
 
-@perturbation("lidar_fov_loss", kind="lidar", apply=apply_fov_loss)
+@perturbation("lidar_fov_loss", kind="lidar", apply=lidar_kernel(apply_fov_loss))
 def sample_fov_loss(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> FovParams:
     """Field-of-view loss (3D_Corruptions_AD FOV lost); deterministic."""
     return FovParams(half_angle_deg=float(severity_value(sev.FOV_HALF_ANGLE_DEG, severity, 180.0)))
@@ -145,7 +147,7 @@ def apply_sector_loss(scan: Scan, params: SectorParams) -> Scan:
     return scan.take(xp.logical_not(in_sector(scan, math.radians(params.start_deg), math.radians(params.width_deg))))
 
 
-@perturbation("lidar_sector_loss", kind="lidar", apply=apply_sector_loss)
+@perturbation("lidar_sector_loss", kind="lidar", apply=lidar_kernel(apply_sector_loss))
 def sample_sector_loss(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> SectorParams:
     """One azimuth sector lost, at a random heading."""
     return SectorParams(
@@ -185,7 +187,7 @@ def apply_local_cutout(scan: Scan, params: CutoutParams) -> Scan:
     return scan.take(keep)
 
 
-@perturbation("lidar_local_cutout", kind="lidar", apply=apply_local_cutout)
+@perturbation("lidar_local_cutout", kind="lidar", apply=lidar_kernel(apply_local_cutout))
 def sample_local_cutout(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> CutoutParams:
     """Local cutout: a few spherical holes around random returns (3D_Corruptions_AD hole counts)."""
     holes = severity_value(sev.CUTOUT_HOLES, severity, 0.0)
@@ -209,7 +211,7 @@ def apply_range_limit(scan: Scan, params: RangeLimitParams) -> Scan:
     return scan.take(ranges(scan) <= params.max_range)
 
 
-@perturbation("lidar_range_limit", kind="lidar", apply=apply_range_limit)
+@perturbation("lidar_range_limit", kind="lidar", apply=lidar_kernel(apply_range_limit))
 def sample_range_limit(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> RangeLimitParams:
     """Range limit; interpolated in 1/range so that severity 0 keeps every return."""
     inv = severity_value(tuple(1.0 / r for r in sev.RANGE_LIMIT_M), severity, 0.0)

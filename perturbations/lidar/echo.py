@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perturbations.lidar import severities as sev
+from perturbations.lidar.checks import lidar_kernel
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, noise
@@ -40,7 +41,7 @@ def apply_incomplete_echo(scan: Scan, params: IncompleteEchoParams) -> Scan:
     return scan.take(~(candidate & (u < params.fraction)))
 
 
-@perturbation("lidar_incomplete_echo", kind="lidar", apply=apply_incomplete_echo)
+@perturbation("lidar_incomplete_echo", kind="lidar", apply=lidar_kernel(apply_incomplete_echo))
 def sample_incomplete_echo(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> IncompleteEchoParams:
     """Incomplete echo on object returns."""
     return IncompleteEchoParams(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perturbations.lidar import severities as sev
+from perturbations.lidar.checks import lidar_kernel
 from perturbations.lidar.rays import azimuth, with_columns
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
@@ -57,7 +58,7 @@ def apply_motion_distortion(scan: Scan, params: MotionParams) -> Scan:
     return with_columns(scan, x, y, p[:, 2])
 
 
-@perturbation("lidar_motion_distortion", kind="lidar", apply=apply_motion_distortion)
+@perturbation("lidar_motion_distortion", kind="lidar", apply=lidar_kernel(apply_motion_distortion))
 def sample_motion_distortion(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> MotionParams:
     """Ego-motion distortion at the tabulated speed and yaw rate (turn direction drawn at random)."""
     sign = 1.0 if rng.random() < 0.5 else -1.0

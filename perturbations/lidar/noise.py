@@ -12,6 +12,7 @@ import numpy as np
 
 from perturbations.lidar import severities as sev
 from perturbations.lidar.rays import in_sector, move_along_ray, ranges, with_columns
+from perturbations.lidar.checks import lidar_kernel
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, namespace, noise
@@ -38,7 +39,7 @@ def apply_gaussian_noise(scan: Scan, params: JitterParams) -> Scan:
     return _shifted(scan, params.scale * noise(scan.points, params.seed, (3, len(scan)), "normal"))
 
 
-@perturbation("lidar_gaussian_noise", kind="lidar", apply=apply_gaussian_noise)
+@perturbation("lidar_gaussian_noise", kind="lidar", apply=lidar_kernel(apply_gaussian_noise))
 def sample_gaussian_noise(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> JitterParams:
     """Gaussian jitter of the coordinates (3D_Corruptions_AD)."""
     return JitterParams(scale=float(severity_value(sev.GAUSSIAN_JITTER_M, severity, 0.0)), seed=draw_seed(rng))
@@ -52,7 +53,7 @@ def apply_uniform_noise(scan: Scan, params: JitterParams) -> Scan:
     return _shifted(scan, (2.0 * params.scale) * u - params.scale)
 
 
-@perturbation("lidar_uniform_noise", kind="lidar", apply=apply_uniform_noise)
+@perturbation("lidar_uniform_noise", kind="lidar", apply=lidar_kernel(apply_uniform_noise))
 def sample_uniform_noise(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> JitterParams:
     """Uniform jitter of the coordinates (3D_Corruptions_AD)."""
     return JitterParams(scale=float(severity_value(sev.UNIFORM_JITTER_M, severity, 0.0)), seed=draw_seed(rng))
@@ -81,7 +82,7 @@ def apply_impulse_noise(scan: Scan, params: ImpulseParams) -> Scan:
     return _shifted(scan, xp.stack(steps, axis=0))
 
 
-@perturbation("lidar_impulse_noise", kind="lidar", apply=apply_impulse_noise)
+@perturbation("lidar_impulse_noise", kind="lidar", apply=lidar_kernel(apply_impulse_noise))
 def sample_impulse_noise(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> ImpulseParams:
     """Impulse noise: a share of points displaced by a fixed step (3D_Corruptions_AD)."""
     return ImpulseParams(fraction=float(severity_value(sev.IMPULSE_FRACTION, severity, 0.0)), seed=draw_seed(rng))
@@ -105,7 +106,7 @@ def apply_intensity_noise(scan: Scan, params: IntensityNoiseParams) -> Scan:
     return with_columns(scan, p[:, 0], p[:, 1], p[:, 2], i)
 
 
-@perturbation("lidar_intensity_noise", kind="lidar", apply=apply_intensity_noise)
+@perturbation("lidar_intensity_noise", kind="lidar", apply=lidar_kernel(apply_intensity_noise))
 def sample_intensity_noise(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> IntensityNoiseParams:
     """Intensity noise (receiver gain noise)."""
     return IntensityNoiseParams(std=float(severity_value(sev.INTENSITY_NOISE_STD, severity, 0.0)), seed=draw_seed(rng))
@@ -141,7 +142,7 @@ def apply_crosstalk(scan: Scan, params: CrosstalkParams) -> Scan:
     return scan.with_points(move_along_ray(scan, hit, new_r, r=r))
 
 
-@perturbation("lidar_crosstalk", kind="lidar", apply=apply_crosstalk)
+@perturbation("lidar_crosstalk", kind="lidar", apply=lidar_kernel(apply_crosstalk))
 def sample_crosstalk(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> CrosstalkParams:
     """Crosstalk between lidars (3D_Corruptions_AD shares)."""
     fraction = float(severity_value(sev.CROSSTALK_FRACTION, severity, 0.0))
@@ -178,7 +179,7 @@ def apply_sun_glare(scan: Scan, params: SunGlareParams) -> Scan:
     return scan.with_points(move_along_ray(scan, hit, new_r, xp.ones_like(r), r=r))
 
 
-@perturbation("lidar_sun_glare", kind="lidar", apply=apply_sun_glare)
+@perturbation("lidar_sun_glare", kind="lidar", apply=lidar_kernel(apply_sun_glare))
 def sample_sun_glare(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> SunGlareParams:
     """Sun-glare noise toward a random sun azimuth (3D_Corruptions_AD shares)."""
     return SunGlareParams(

@@ -87,7 +87,9 @@ def make_scan(rng: np.random.Generator, beams: int = 64, steps: int = 2048) -> S
     for x0, x1, y0, y1, z1, r in _WALLS:
         t, n = _ray_box(o, d, np.array([x0, y0, 0.0]), np.array([x1, y1, z1]))
         closer = t < t_best
-        t_best, normal, refl = np.where(closer, t, t_best), np.where(closer[:, None], n, normal), np.where(closer, r, refl)
+        t_best = np.where(closer, t, t_best)
+        normal = np.where(closer[:, None], n, normal)
+        refl = np.where(closer, r, refl)
         label = np.where(closer, -1, label)
 
     boxes, box_refl = _scene_boxes(rng)

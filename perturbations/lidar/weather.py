@@ -76,6 +76,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from perturbations.lidar.rays import move_along_ray, ranges
+from perturbations.lidar.checks import lidar_kernel
 from perturbations.lidar.scan import Scan
 from perturbations.lidar.severities import FOG_ALPHA, RAIN_RATE, SNOWFALL_RATE, WET_GROUND_WETNESS
 from perturbations.registry import perturbation, severity_value
@@ -129,7 +130,8 @@ class LidarOptics:
                 raise ValueError(f"LidarOptics.{name}: must be a positive finite number, got {v!r}")
         if not 0.0 <= self.overlap_start < self.overlap_full:
             raise ValueError(
-                f"LidarOptics.overlap_start: must lie in [0, overlap_full={self.overlap_full}), got {self.overlap_start}"
+                f"LidarOptics.overlap_start: must lie in [0, overlap_full={self.overlap_full}), "
+                f"got {self.overlap_start}"
             )
         if self.return_mode not in ("strongest", "last"):
             raise ValueError(f"LidarOptics.return_mode: expected 'strongest' or 'last', got {self.return_mode!r}")
@@ -335,7 +337,8 @@ def ray_weather(
     echoes = []
     row = 1  # u[0] decided the hard targets; each echo type uses the next two rows
     if fog_alpha > 0:
-        echoes.append((FOG, _fog_echo(xp, u[row : row + 2, :], reach, reach_idx, fog_alpha, alpha, max_range, optics, dtype)))
+        fog = _fog_echo(xp, u[row : row + 2, :], reach, reach_idx, fog_alpha, alpha, max_range, optics, dtype)
+        echoes.append((FOG, fog))
         row += 2
     for (n0, lam), refl in species:
         rows = u[row : row + 2, :]
@@ -352,7 +355,8 @@ def ray_weather(
 
 
 def _fog_echo(
-    xp: Any, u: Any, reach: Any, reach_idx: Any, alpha_fog: float, alpha: float, max_range: float, optics: LidarOptics, dtype: Any
+    xp: Any, u: Any, reach: Any, reach_idx: Any, alpha_fog: float, alpha: float, max_range: float,
+    optics: LidarOptics, dtype: Any,
 ) -> tuple[Any, Any, Any]:
     """Per ray: (detected, range, apparent reflectivity) of the strongest fog echo (u: 2 uniform rows)."""
     peak_upto, first, cum, weights = _fog_tables(alpha_fog, alpha, max_range, optics)
@@ -378,7 +382,8 @@ def _particle_echo(
     optics: LidarOptics, dtype: Any,
 ) -> tuple[Any, Any, Any]:
     """Per ray: (detected, range, apparent reflectivity) of the first detectable particle (u: 2 uniform rows)."""
-    counts, d_min, width, gain = (from_host(t, u) for t in _particle_tables(n0, lam, reflectivity, alpha, max_range, optics))
+    tables = _particle_tables(n0, lam, reflectivity, alpha, max_range, optics)
+    counts, d_min, width, gain = (from_host(t, u) for t in tables)
     n_tab = int(counts.shape[0])
     total = xp.take(counts, xp.clip(reach_idx, 0, n_tab - 1))
     # first arrival of a Poisson process with cumulative intensity `counts`
@@ -467,19 +472,19 @@ def apply_snow(scan: Scan, params: SnowParams) -> Scan:
     return apply_ray_weather_to_scan(scan, snowfall_rate=params.rate, seed=params.seed)
 
 
-@perturbation("lidar_fog", kind="lidar", apply=apply_fog)
+@perturbation("lidar_fog", kind="lidar", apply=lidar_kernel(apply_fog))
 def sample_fog(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> FogParams:
     """Lidar fog after Hahner et al. (ICCV 2021); alpha per 3D_Corruptions_AD levels."""
     return FogParams(alpha=float(severity_value(FOG_ALPHA, severity, 0.0)), seed=draw_seed(rng))
 
 
-@perturbation("lidar_rain", kind="lidar", apply=apply_rain)
+@perturbation("lidar_rain", kind="lidar", apply=lidar_kernel(apply_rain))
 def sample_rain(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> RainParams:
     """Lidar rain; rates (mm/h) per 3D_Corruptions_AD levels."""
     return RainParams(rate=float(severity_value(RAIN_RATE, severity, 0.0)), seed=draw_seed(rng))
 
 
-@perturbation("lidar_snow", kind="lidar", apply=apply_snow)
+@perturbation("lidar_snow", kind="lidar", apply=lidar_kernel(apply_snow))
 def sample_snow(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> SnowParams:
     """Lidar snow; snowfall rates (mm/h water equivalent) per 3D_Corruptions_AD levels."""
     return SnowParams(rate=float(severity_value(SNOWFALL_RATE, severity, 0.0)), seed=draw_seed(rng))
@@ -554,7 +559,7 @@ def _wet_ratio_table(wetness: float) -> np.ndarray:
     return ((1.0 - wetness) + wetness * WET_DARKENING * transmitted**2).astype(np.float32)
 
 
-@perturbation("lidar_wet_ground", kind="lidar", apply=apply_wet_ground)
+@perturbation("lidar_wet_ground", kind="lidar", apply=lidar_kernel(apply_wet_ground))
 def sample_wet_ground(severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> WetGroundParams:
     """Wet road surface: specular loss of ground returns."""
     return WetGroundParams(wetness=float(severity_value(WET_GROUND_WETNESS, severity, 0.0)), seed=draw_seed(rng))

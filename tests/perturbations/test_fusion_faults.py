@@ -143,7 +143,8 @@ def test_timestamp_jitter_moves_sensor_times_only(history):
     assert out.timestamp == history[-1].timestamp
     assert out.cameras["front"].timestamp == pytest.approx(history[-1].cameras["front"].timestamp
                                                           + rec.params.camera_offsets[0])
-    assert out.lidars["top"].timestamp == pytest.approx(history[-1].lidars["top"].timestamp + rec.params.lidar_offsets[0])
+    lidar_time = history[-1].lidars["top"].timestamp + rec.params.lidar_offsets[0]
+    assert out.lidars["top"].timestamp == pytest.approx(lidar_time)
     np.testing.assert_array_equal(out.lidars["top"].points, history[-1].lidars["top"].points)
 
 

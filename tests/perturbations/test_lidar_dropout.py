@@ -103,3 +103,28 @@ def test_range_limit_and_its_severity_interpolation(scan):
         assert len(out) == (r <= rec.params.max_range).sum()
     assert limits[0] == math.inf and limits[2] == 80.0 and limits[4] == 20.0
     assert limits == sorted(limits, reverse=True)
+
+
+def test_bad_lidar_input_is_a_clear_error(scan):
+    from perturbations import names
+    from perturbations.lidar.scan import scan_from_numpy
+
+    empty = scan_from_numpy(np.zeros((0, 4)), np.zeros(0))
+    for name in names("lidar"):
+        with pytest.raises(ValueError, match="empty"):
+            perturb(empty, name, 2, np.random.default_rng(0))
+        with pytest.raises(ValueError, match="scan_from_numpy"):
+            perturb(scan.points, name, 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="did you mean 'lidar_dropout'"):
+        perturb(scan, "lidar_dropuot", 2, np.random.default_rng(0))
+
+
+def test_polynomial_azimuth_matches_atan2(scan):
+    from perturbations.lidar.rays import azimuth
+    from perturbations.lidar.scan import scan_from_numpy
+
+    o = np.asarray(scan.origin)
+    np.testing.assert_allclose(azimuth(scan), np.arctan2(scan.points[:, 1] - o[1], scan.points[:, 0] - o[0]), atol=2e-6)
+    axes = scan_from_numpy(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [-1, 0, 0, 0], [0, -1, 0, 0], [-1, -1e-9, 0, 0]]),
+                           np.zeros(5))
+    np.testing.assert_allclose(azimuth(axes), [0, np.pi / 2, np.pi, -np.pi / 2, -np.pi], atol=1e-6)

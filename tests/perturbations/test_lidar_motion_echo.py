@@ -77,7 +77,8 @@ def test_wet_ground_loses_grazing_ground_returns_first():
     r_in = np.linalg.norm(scan.points[:, :3] - o, axis=1)
     out_ground = (out.points[:, 2] < 0.2) & (out.labels == -1)
     r_out = np.linalg.norm(out.points[:, :3] - o, axis=1)
+    bins = ((0, 5), (5, 10), (10, 20), (20, 60))
     kept = [((r_out[out_ground] >= a) & (r_out[out_ground] < b)).sum() / ((r_in[ground] >= a) & (r_in[ground] < b)).sum()
-            for a, b in ((0, 5), (5, 10), (10, 20), (20, 60))]
+            for a, b in bins]
     assert all(x > y for x, y in zip(kept, kept[1:])), kept
     assert kept[-1] < 0.2

@@ -92,7 +92,8 @@ def test_fog_profile_matches_direct_integration():
             return math.sin(math.pi * (big_r - r) / length) ** 2 * xi(r) * math.exp(-2 * alpha * r) / r**2
 
         lo = max(big_r - length, optics.overlap_start)
-        expected = beta * integrate.quad(f, lo, big_r, points=[optics.overlap_full] if lo < optics.overlap_full < big_r else None)[0]
+        kink = [optics.overlap_full] if lo < optics.overlap_full < big_r else None
+        expected = beta * integrate.quad(f, lo, big_r, points=kink)[0]
         k = int(round(big_r / optics.grid_step))
         assert grid[k] == pytest.approx(expected, rel=0.03), big_r
 
