@@ -211,6 +211,47 @@ class Sensor(Actor):
         self.callback = None
 
 
+class WalkerController(Actor):
+    """``controller.ai.walker``: walks its parent straight towards the target at the set speed."""
+
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        self.started = False
+        self.target: carla.Location | None = None
+        self.max_speed = 1.4
+
+    def start(self) -> None:
+        self._check()
+        self.started = True
+
+    def stop(self) -> None:
+        self._check()
+        self.started = False
+
+    def go_to_location(self, location: carla.Location) -> None:
+        self._check()
+        self.target = location
+
+    def set_max_speed(self, speed: float) -> None:
+        self._check()
+        self.max_speed = speed
+
+    def advance(self, dt: float) -> None:
+        walker = self.parent
+        if not self.started or self.target is None or walker is None or not walker.is_alive:
+            return
+        t = walker._transform
+        d = np.array([self.target.x - t.location.x, self.target.y - t.location.y])
+        dist = float(np.hypot(*d))
+        step = min(dist, self.max_speed * dt)
+        u = d / dist if dist > 0 else np.zeros(2)
+        walker._velocity = carla.Vector3D(*(u * (step / dt)), 0.0)
+        yaw = math.degrees(math.atan2(u[1], u[0])) if dist > 0 else t.rotation.yaw
+        walker._transform = carla.Transform(
+            carla.Location(t.location.x + u[0] * step, t.location.y + u[1] * step, t.location.z), carla.Rotation(yaw=yaw)
+        )
+
+
 @dataclass
 class ImageData:
     frame: int
@@ -368,7 +409,7 @@ class World:
         if self.server.fail_spawn_of == bp.id:
             raise RuntimeError(f"Spawn failed because of collision at spawn position ({bp.id})")
         self.server.next_id += 1
-        cls = Sensor if bp.id.startswith("sensor.") else Actor
+        cls = Sensor if bp.id.startswith("sensor.") else WalkerController if bp.id == "controller.ai.walker" else Actor
         actor = cls(self, self.server.next_id, bp, transform, attach_to)
         self.actors[actor.id] = actor
         self.ever_spawned.append(actor.id)
@@ -415,6 +456,8 @@ class World:
                 a._transform = carla.Transform(
                     carla.Location(t.location.x + v.x * dt, t.location.y + v.y * dt, t.location.z), t.rotation
                 )
+        for c in [a for a in self.actors.values() if isinstance(a, WalkerController)]:
+            c.advance(float(self.settings.fixed_delta_seconds or 0.05))
         for s in [a for a in self.actors.values() if isinstance(a, Sensor) and a.callback is not None]:
             if (self.frame, s.attributes["role_name"]) in self.server.drop:
                 continue
@@ -433,7 +476,7 @@ class World:
 
     # --- sensor rendering (CARLA frame, carla matrices) -------------------------------
     def _objects(self) -> list[Actor]:
-        return [a for a in self.actors.values() if not isinstance(a, Sensor) and a.bounding_box.extent.x > 0]
+        return [a for a in self.actors.values() if a.bounding_box.extent.x > 0]
 
     def _box_world_vertices(self, a: Actor) -> np.ndarray:
         verts = a.bounding_box.get_world_vertices(a.get_transform())

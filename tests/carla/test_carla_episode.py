@@ -232,3 +232,24 @@ def test_library_scenario_runs_on_a_real_road_network(no_probe):
         van = f.objects.boxes[np.argmin(np.abs(f.objects.boxes[:, 0] - (28.6 - v * t)))]
         np.testing.assert_allclose(van[[0, 1, 6]], [28.6 - v * t, -4.6 + 1.75, 0.0], atol=1e-4)
         np.testing.assert_allclose(van[3:6], [5.92, 2.0, 2.58], atol=1e-4)
+
+
+def test_ai_walker_is_driven_by_carlas_controller(registry, no_probe):
+    from simtest.sim.carla.episode import ActorPlan, EpisodePlan
+
+    walker = ActorPlan(
+        "walker", "pedestrian", "walker.pedestrian.0001", lambda t: np.array([20.0, -6.0, 0.0, math.pi / 2]),
+        controller="ai", ai_target=(20.0, 6.0, 0.0), ai_speed=2.0,
+    )
+    p = EpisodePlan(map=None, ego=plan(False).ego, actors=(walker,))
+    with make_sim(registry) as sim:
+        sim.reset(p, Conditions(), seed=1)
+        world = registry.servers[2000].world
+        ctrl = [a for a in world.actors.values() if a.type_id == "controller.ai.walker"][0]
+        assert ctrl.started and ctrl.max_speed == 2.0
+        assert (ctrl.target.x, ctrl.target.y) == (20.0, -6.0)  # simtest y = +6 is CARLA y = -6
+        frames = [sim.step() for _ in range(3)]
+    # The controller walks it towards simtest +y at 2 m/s; ground truth follows (velocity in the ego's axes).
+    np.testing.assert_allclose(frames[-1].objects.velocities[0], [0.0, 2.0], atol=1e-4)
+    assert frames[-1].objects.boxes[0, 1] > frames[0].objects.boxes[0, 1]
+    assert world.actors == {} and not ctrl.is_alive

@@ -28,7 +28,7 @@ import numpy as np
 
 from simtest.scenario import LAYOUTS
 from simtest.sim.base import Conditions, SensorRig
-from simtest.sim.carla.coords import matrix_to_transform, transform_to_matrix
+from simtest.sim.carla.coords import array_to_location, matrix_to_transform, transform_to_matrix
 from simtest.sim.carla.decode import rgb_image
 from simtest.sim.carla.episode import ActorPlan, EpisodePlan
 from simtest.sim.carla.errors import CarlaServerError, CarlaTimeoutError, classify_rpc_error, server_is_unusable
@@ -369,7 +369,7 @@ class CarlaSimulator:
             ep.spawned.append(ctrl)
             ep.controllers.append(ctrl)
             ctrl.start()
-            ctrl.go_to_location(matrix_to_transform(make_transform(None, a.ai_target)).location)
+            ctrl.go_to_location(array_to_location(a.ai_target))
             ctrl.set_max_speed(a.ai_speed)
 
     @staticmethod
