@@ -75,8 +75,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from perturbations.lidar.rays import move_along_ray, ranges
 from perturbations.lidar.checks import lidar_kernel
+from perturbations.lidar.rays import move_along_ray, ranges
 from perturbations.lidar.scan import Scan
 from perturbations.lidar.severities import FOG_ALPHA, RAIN_RATE, SNOWFALL_RATE, WET_GROUND_WETNESS
 from perturbations.registry import perturbation, severity_value
@@ -139,8 +139,8 @@ class LidarOptics:
 
 class RayWeather(NamedTuple):
     """Output of :func:`ray_weather`: per-ray range (m, ``inf`` = no return),
-    intensity (apparent reflectivity, 0 where no return) and kind (HARD, FOG,
-    PARTICLE or NO_RETURN), in the input's array module."""
+    intensity (apparent reflectivity, 0 where no return) and kind (int8: HARD,
+    FOG, PARTICLE or NO_RETURN), in the input's array module."""
 
     ranges: Any
     intensities: Any
@@ -304,12 +304,12 @@ def ray_weather(
         (gunn_marshall(snowfall_rate, optics.snow_density), optics.snow_reflectivity) if snowfall_rate > 0 else None,
     ]
     species = [s for s in species if s is not None]
-    n_fields = 1 + 2 * ((fog_alpha > 0) + len(species))
-    u = noise(ranges, draw_seed(rng), (n_fields, n), "uniform")
     if n == 0 or alpha == 0.0:
         hit = xp.isfinite(ranges)
         kind = xp.where(hit, xp.asarray(HARD, dtype=xp.int8), xp.asarray(NO_RETURN, dtype=xp.int8))
         return RayWeather(ranges, xp.where(hit, intensities, xp.zeros_like(intensities)), kind)
+    n_fields = 1 + 2 * ((fog_alpha > 0) + len(species))
+    u = noise(ranges, draw_seed(rng), (n_fields, n), "uniform")
 
     step = optics.grid_step
     n_grid = int(math.ceil(max_range / step)) + 1
