@@ -12,6 +12,7 @@ with ``Scenario.with_params``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,11 +67,11 @@ def cell_setup(axes: Mapping[str, Any], default_scenario: str | None, *, where: 
     if not scenario:
         raise ConfigError(f"{where}: no scenario; add a scenario axis or choose one with scenario=<name>")
     severity = axes.get("severity", 0)
-    perts = parse_perturbations(axes.get("perturbation"), where=f"{where}.perturbation")
+    perts = parse_perturbations(axes.get("perturbation"), where=f"{where}: axis perturbation")
     try:
         severity = registry.check_severity(severity)
     except ValueError as e:
-        raise ConfigError(f"{where}.severity: {e}") from None
+        raise ConfigError(f"{where}: axis severity: {e}") from None
     if perts and "severity" not in axes:
         raise ConfigError(f"{where}: perturbation {axes.get('perturbation')!r} needs a severity axis or baseline value")
     params = {k: v for k, v in axes.items() if k not in RUNNER_AXES and k not in CONDITION_FIELDS}
@@ -98,7 +99,7 @@ def check_plan(plan: SweepPlan, default_scenario: str | None, load_scenario: Cal
         setup = cell_setup(cell.axes, default_scenario, where=where)
         name = setup.scenario
         if name not in loaded:
-            if known is not None and name not in known:
+            if known is not None and name not in known and Path(name).suffix not in (".yaml", ".yml"):
                 raise ConfigError(
                     f"{where}: unknown scenario {name!r}{close_matches(name, known)}; the library has {sorted(known)}"
                 )

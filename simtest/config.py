@@ -340,12 +340,15 @@ def to_rig(cfg: RigConfig) -> SensorRig:
 
 @dataclass
 class Config:
-    """The main job's config; ``sim``, ``model``, ``scenario`` and ``safety`` are group payloads."""
+    """The main job's config; ``sim``, ``model`` and ``scenario`` are group payloads.
+
+    ``gates`` names a gate file ``conf/safety/<name>.yaml`` or gives a path to one.
+    """
 
     sim: Any = None
     model: Any = None
     scenario: Any = None
-    safety: Any = None
+    gates: str = "default"
     sweep: SweepConfig = field(default_factory=SweepConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     run: RunConfig = field(default_factory=RunConfig)

@@ -129,6 +129,7 @@ class CellOutcome:
     attempts: int
     start: str
     end: str
+    detail: str = ""  # traceback of the last failed attempt
 
     @property
     def ok(self) -> bool:
@@ -245,7 +246,7 @@ class CellWorker:
     def run(self, cell: Cell) -> CellOutcome:
         """Run a cell with retries, each retry on a fresh simulator."""
         start = now_iso()
-        error = None
+        error, detail = None, ""
         attempts = 0
         for attempt in range(self.spec.retries + 1):
             attempts = attempt + 1
@@ -254,11 +255,10 @@ class CellWorker:
                     result = self.run_cell(cell)
                 return CellOutcome(cell.id, result, None, attempts, start, now_iso())
             except Exception as e:  # noqa: BLE001 - any failure of a cell is recorded, the sweep goes on
-                error = f"{type(e).__name__}: {e}"
-                log.warning("cell %s attempt %d/%d failed: %s\n%s", cell.id, attempts, self.spec.retries + 1,
-                            error, traceback.format_exc())
+                error, detail = f"{type(e).__name__}: {e}", traceback.format_exc()
+                log.warning("cell %s attempt %d/%d failed: %s", cell.id, attempts, self.spec.retries + 1, error)
                 self.drop_simulator()
-        return CellOutcome(cell.id, None, error, attempts, start, now_iso())
+        return CellOutcome(cell.id, None, error, attempts, start, now_iso(), detail)
 
     def run_cell(self, cell: Cell) -> CellResult:
         """One attempt at a cell: E episodes x F frames -> rows, perturbation records, thumbnails."""
@@ -546,6 +546,7 @@ def run_sweep(
                 rec.status, rec.error = "failed", outcome.error
                 result.failed[cell.id] = outcome.error or "unknown error"
                 log.error("cell %s failed after %d attempt(s): %s", cell.id, outcome.attempts, outcome.error)
+                log.debug("last traceback of cell %s:\n%s", cell.id, outcome.detail)
             bar.advance(len(result.failed), plan.episodes * plan.frames if outcome.ok else 0)
             if time.monotonic() - last_save >= save_every:
                 store.save_manifest(manifest)

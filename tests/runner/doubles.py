@@ -69,7 +69,7 @@ class ScriptedSimulator:
 
     def reset(self, scenario: FakeScenario, conditions: Conditions, seed: int) -> None:
         rng = np.random.default_rng(seed)
-        n = scenario.count
+        n = getattr(scenario, "count", 3)  # real scenarios (simtest.scenario) get three objects
         boxes = np.zeros((n, 7))
         boxes[:, 0] = rng.uniform(8, 40, n)
         boxes[:, 1] = rng.uniform(-4, 4, n)
@@ -83,13 +83,14 @@ class ScriptedSimulator:
         if self._state is None:
             raise RuntimeError("reset() first")
         s = self._state
+        speed = getattr(s["scenario"], "speed", 5.0)
         if s["scenario"].name == "broken" and s["step"] >= 2:
             raise RuntimeError("scripted simulator crash")
         if self.slow_step:
             time.sleep(self.slow_step)
         i = s["step"]
         boxes = s["boxes"].copy()
-        boxes[:, 0] -= s["scenario"].speed * self.dt * i
+        boxes[:, 0] -= speed * self.dt * i
         fog = s["conditions"].fog_alpha
         night = s["conditions"].is_night
         rng = s["rng"]
