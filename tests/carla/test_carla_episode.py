@@ -180,6 +180,16 @@ def test_failed_spawn_destroys_what_was_spawned(registry, no_probe):
         assert world.settings.synchronous_mode is False
 
 
+def test_unknown_blueprint_names_the_config_key(registry, no_probe):
+    from simtest.sim.carla.episode import ActorPlan, EpisodePlan
+
+    odd = ActorPlan("odd", "vehicle", "vehicle.nonexistent.model", lambda t: np.array([20.0, 0.0, 0.0, 0.0]))
+    with make_sim(registry) as sim:
+        with pytest.raises(ValueError, match="sim.blueprints: .*'vehicle.nonexistent.model'"):
+            sim.reset(EpisodePlan(map=None, ego=plan(False).ego, actors=(odd,)), Conditions(), seed=1)
+        assert registry.servers[2000].world.actors == {}
+
+
 def test_same_seed_same_lidar_bytes_under_fog(registry, no_probe):
     def run(seed: int) -> bytes:
         reg = Registry()

@@ -267,7 +267,7 @@ class CarlaSimulator:
                 self.tm_port = free_port_pair()
             self.traffic_manager = client.get_trafficmanager(self.tm_port)
             self.traffic_manager.set_synchronous_mode(True)
-            self.traffic_manager.set_random_device_seed(seed)
+            self.traffic_manager.set_random_device_seed(seed % 2**31)  # CARLA takes a 32-bit seed
             self.world.set_weather(conditions_to_weather(conditions, self.weather_options))
             self._set_lights(conditions)
             self._spawn(ep)
@@ -342,7 +342,13 @@ class CarlaSimulator:
     def _spawn_actor(self, library: Any, plan: ActorPlan, ep: _Episode) -> Any:
         """Spawn above its first pose (CARLA rejects spawns touching the ground), then put the box bottom on it."""
         pose = np.asarray(plan.pose(0.0), dtype=np.float64)
-        bp = library.find(plan.blueprint)
+        try:
+            bp = library.find(plan.blueprint)
+        except IndexError:
+            raise ValueError(
+                f"sim.blueprints: the CARLA server has no blueprint {plan.blueprint!r} (actor {plan.name!r}); "
+                "map the model to one listed by world.get_blueprint_library()"
+            ) from None
         if bp.has_attribute("role_name"):
             bp.set_attribute("role_name", plan.name)
         if bp.has_attribute("is_invincible"):
