@@ -35,7 +35,7 @@ def section(ctx: ReportContext) -> html.Section:
     classes = sorted(rows["cls"].unique())
     w_order = list(dict.fromkeys(c.axes[r.weather] for c in ctx.manifest.cells.values()))
     l_order = list(dict.fromkeys(c.axes[r.lighting] for c in ctx.manifest.cells.values()))
-    fig, axes = plots.new_figure(3.3 * len(classes) + 0.8, 2.4 * len(panels) + 0.4, ncols=len(classes), nrows=len(panels))
+    fig, axes = plots.new_figure(3.9 * len(classes) + 0.9, 2.9 * len(panels) + 0.4, ncols=len(classes), nrows=len(panels))
     vmax = 0.0
     tables = []
     for pi, (label, sub) in enumerate(panels):
@@ -53,7 +53,7 @@ def section(ctx: ReportContext) -> html.Section:
             val = m.pivot(index=r.weather, columns=r.lighting, values="miss_rate").reindex(index=w_order, columns=l_order)
             lab = m.assign(t=[f"{v:.1%}\n[{lo:.1%}, {hi:.1%}]\nn={n}" for v, lo, hi, n in
                               zip(m["miss_rate"], m["lower"], m["upper"], m["n"])])
-            lab = lab.pivot(index=r.weather, columns=r.lighting, values="t").reindex(index=w_order, columns=l_order).fillna("")
+            lab = lab.pivot(index=r.weather, columns=r.lighting, values="t").reindex(index=w_order, columns=l_order).fillna("no samples")
             plots.heatmap(ax, val, lab, vmax=1.0, title=f"{cls}: {label}")
     im = axes.flat[0].images[0] if axes.flat[0].images else None
     if im is not None:
@@ -68,7 +68,8 @@ def section(ctx: ReportContext) -> html.Section:
         t = pd.concat(tables)
         worst = t.sort_values("miss_rate", ascending=False).head(8)
         worst = worst[["scope", "cls", r.weather, r.lighting, "n", "misses", "miss_rate", "lower", "upper"]]
+        worst = worst.rename(columns={"cls": "class", "miss_rate": "miss rate"})
         body += "<h3>Worst condition combinations</h3>" + html.table(
-            worst, formats={k: html.fmt_pct for k in ("miss_rate", "lower", "upper")})
+            worst, formats={k: html.fmt_pct for k in ("miss rate", "lower", "upper")})
     lead = "Where in the operational design domain the model misses objects."
     return html.Section("conditions", title, body, lead)

@@ -79,7 +79,10 @@ def section(ctx: ReportContext) -> html.Section:
             p10_first_detection_m=("first_detection_distance", lambda s: s.quantile(0.10)),
             median_longest_miss_s=("longest_miss_s", "median"),
             max_longest_miss_s=("longest_miss_s", "max"),
-        ).reset_index()
+        ).reset_index().rename(columns={
+            "cls": "class", "never_detected": "never detected", "median_first_detection_m": "median first detection (m)",
+            "p10_first_detection_m": "p10 first detection (m)", "median_longest_miss_s": "median longest miss (s)",
+            "max_longest_miss_s": "max longest miss (s)"})
         parts.append(html.table(q))
         parts.append(f'<p class="note">Longest miss run: consecutive missed frames × {ctx.frame_dt:g} s per frame. '
                      "p10: 10 % of detected tracks are first detected closer than this.</p>")

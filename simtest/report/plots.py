@@ -110,7 +110,7 @@ def heatmap(
     for (r, c), text in np.ndenumerate(labels.to_numpy(dtype=object)):
         if text:
             dark = np.isfinite(data[r, c]) and data[r, c] > 0.55 * max(vmax, 1e-9)
-            ax.text(c, r, text, ha="center", va="center", fontsize=7.5, color="white" if dark else "#1d2733")
+            ax.text(c, r, text, ha="center", va="center", fontsize=8.5, color="white" if dark else "#1d2733")
     return im
 
 
