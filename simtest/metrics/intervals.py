@@ -21,6 +21,9 @@ import numpy as np
 from scipy import stats
 
 
+_BLOCK = 4_000_000  # bootstrap draws held in memory at once
+
+
 def check_confidence(confidence: float, where: str = "confidence") -> float:
     c = float(confidence)
     if not (0.0 < c < 1.0):
@@ -104,9 +107,11 @@ def episode_bootstrap(
     if n_boot < 10:
         raise ValueError(f"episode_bootstrap: n_boot must be at least 10, got {n_boot}")
     m = len(misses)
-    idx = rng.integers(0, m, size=(n_boot, m))
-    k_b, n_b = misses[idx].sum(axis=1), samples[idx].sum(axis=1)
-    rate = k_b / np.maximum(n_b, 1e-300)
+    block = max(1, _BLOCK // m)  # replicates per block, to bound memory
+    rate = np.empty(n_boot)
+    for lo in range(0, n_boot, block):
+        idx = rng.integers(0, m, size=(min(block, n_boot - lo), m))
+        rate[lo : lo + len(idx)] = misses[idx].sum(axis=1) / np.maximum(samples[idx].sum(axis=1), 1e-300)
     a = 1.0 - c
     lo, hi = np.quantile(rate, [a / 2, 1 - a / 2])
     return float(lo), float(hi)

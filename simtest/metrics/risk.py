@@ -198,19 +198,25 @@ def _bootstrap(
     ep: pd.DataFrame, losses: np.ndarray, probs: np.ndarray, alpha: float, n_boot: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """VaR and CVaR of ``n_boot`` replicates resampling episodes within each cell (cell weights stay fixed)."""
-    strata = ep["cell"].astype(str).to_numpy() if "cell" in ep.columns else np.zeros(len(ep), dtype=object)
+    n = len(losses)
+    strata = ep["cell"].astype(str).to_numpy() if "cell" in ep.columns else np.zeros(n, dtype=object)
     order = np.argsort(losses, kind="stable")
-    pos = np.empty(len(order), np.int64)
-    pos[order] = np.arange(len(order))
-    counts = np.zeros((n_boot, len(losses)))
-    for s in np.unique(strata):
-        members = np.flatnonzero(strata == s)
-        draws = rng.integers(0, len(members), size=(n_boot, len(members)))
-        rows = np.repeat(np.arange(n_boot), len(members))
-        np.add.at(counts, (rows, pos[members[draws.ravel()]]), 1.0)
-    p_sorted = counts * probs[order][None, :]
-    l_sorted = np.broadcast_to(losses[order], p_sorted.shape)
-    return _sorted_var_cvar(l_sorted, p_sorted, alpha)
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    l_sorted, p_sorted = losses[order], probs[order]
+    var, cvar = np.empty(n_boot), np.empty(n_boot)
+    block = max(1, 2_000_000 // n)  # replicates per block, to bound memory
+    for lo in range(0, n_boot, block):
+        b = min(block, n_boot - lo)
+        flat = []
+        for members in groups:
+            draws = members[rng.integers(0, len(members), size=(b, len(members)))]
+            flat.append((np.arange(b)[:, None] * n + pos[draws]).ravel())
+        counts = np.bincount(np.concatenate(flat), minlength=b * n).reshape(b, n).astype(float)
+        v, c = _sorted_var_cvar(np.broadcast_to(l_sorted, (b, n)), counts * p_sorted, alpha)
+        var[lo : lo + b], cvar[lo : lo + b] = v, c
+    return var, cvar
 
 
 def cvar_summary(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simtest.metrics.geometry import bev_iou_pairs, bev_quads
+from simtest.metrics.geometry import bev_iou_pairs, rect_intersection_area
 from simtest.types import bev_corners
 
 
@@ -49,12 +49,6 @@ def _reference_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union
 
 
-def test_bev_quads_equal_types_bev_corners():
-    rng = np.random.default_rng(0)
-    b = np.c_[rng.uniform(-50, 50, (100, 3)), rng.uniform(0.3, 6, (100, 3)), rng.uniform(-4, 4, 100)]
-    np.testing.assert_allclose(bev_quads(b), bev_corners(b), atol=1e-12)
-
-
 def test_random_pairs_match_reference_clipping():
     rng = np.random.default_rng(1)
     n = 400
@@ -90,3 +84,10 @@ def test_degenerate_and_collinear_cases(b, iou):
     b[:, :2] = b[:, :2] @ np.array([[c, s], [-s, c]])
     b[:, 6] += 0.3
     assert bev_iou_pairs(a, b)[0] == pytest.approx(iou, abs=1e-9)
+
+
+def test_intersection_area_by_hand():
+    a = np.array([[0, 0, 0, 4, 2, 1, 0.0], [0, 0, 0, 2, 2, 1, 0.0]])
+    b = np.array([[1, 0.5, 0, 4, 2, 1, 0.0], [0, 0, 0, 2, 2, 1, np.pi / 4]])
+    # 3 x 1.5 overlap; square and its 45-degree turn: 4 - 4 (sqrt2 - 1)^2.
+    np.testing.assert_allclose(rect_intersection_area(a, b), [4.5, 4 - 4 * (np.sqrt(2) - 1) ** 2], atol=1e-12)
