@@ -263,3 +263,20 @@ def test_ai_walker_is_driven_by_carlas_controller(registry, no_probe):
     np.testing.assert_allclose(frames[-1].objects.velocities[0], [0.0, 2.0], atol=1e-4)
     assert frames[-1].objects.boxes[0, 1] > frames[0].objects.boxes[0, 1]
     assert world.actors == {} and not ctrl.is_alive
+
+
+def test_rig_smoke_check_reports_what_it_saw(no_probe):
+    from carla_xodr import straight
+
+    from simtest.scenario import load_scenario
+    from simtest.sim.carla.smoke import draw_boxes, run
+
+    registry = Registry(xodr=straight(x0=-100.0, length=500.0))
+    with make_sim(registry, anchors={"straight": {"map": None}}) as sim:
+        rows = run(sim, load_scenario("child_occluded"), {"clear": PRESETS["clear_noon"], "fog": PRESETS["fog_dense"]}, 2)
+    assert [r["conditions"] for r in rows] == ["clear", "fog"]
+    for r in rows:
+        assert r["dropped"] == 0 and len(r["objects"]) == 4 and r["reset_s"] > 0
+        img = draw_boxes(r["frame"], "front")
+        # Box edges are drawn in (255, 40, 40), a colour the stand-in never renders.
+        assert ((img == (255, 40, 40)).all(axis=-1)).sum() > 50
