@@ -252,21 +252,16 @@ def match_batch(
 
     pg, pd_ = _candidate_pairs(gt_frame * n_cls + gt_labels, det_frame * n_cls + det_labels)
     dist = np.hypot(gt_boxes[pg, 0] - det_boxes[pd_, 0], gt_boxes[pg, 1] - det_boxes[pd_, 1])
-    label = gt_labels[pg]
     if cfg.method == "center":
-        gate = dist <= cfg.thresholds("center")[label]
-        pg, pd_, dist = pg[gate], pd_[gate], dist[gate]
-        cost = dist
-        iou = None
+        gate = dist <= cfg.thresholds("center")[gt_labels[pg]]
+        pg, pd_, cost = pg[gate], pd_[gate], dist[gate]
     else:
         # Footprints cannot overlap when centres are further apart than the sum of half-diagonals.
         reach = 0.5 * (np.hypot(gt_boxes[pg, 3], gt_boxes[pg, 4]) + np.hypot(det_boxes[pd_, 3], det_boxes[pd_, 4]))
-        near = dist < reach
-        pg, pd_, dist = pg[near], pd_[near], dist[near]
+        pg, pd_ = pg[dist < reach], pd_[dist < reach]
         iou = bev_iou_pairs(gt_boxes[pg], det_boxes[pd_])
         gate = iou >= cfg.thresholds("iou")[gt_labels[pg]]
-        pg, pd_, dist, iou = pg[gate], pd_[gate], dist[gate], iou[gate]
-        cost = -iou
+        pg, pd_, cost = pg[gate], pd_[gate], -iou[gate]
 
     best = np.full(n_gt, -np.inf)
     np.maximum.at(best, pg, det_scores[pd_])
