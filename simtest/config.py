@@ -81,7 +81,9 @@ class SweepConfig:
     not axes are held fixed and recorded as columns.
     ``linked``: groups of axes varied together (e.g. ``[perturbation, severity]``).
     ``episodes`` x ``frames``: the work of one cell; ``warmup_frames`` are simulated
-    before the first recorded frame. ``root_seed`` seeds everything.
+    before the first recorded frame. ``dt``: the simulator's time step in seconds
+    (null keeps the simulator config's), e.g. 0.5 s so that 12 frames span a 6 s
+    scenario. ``root_seed`` seeds everything.
     """
 
     name: str = "default"
@@ -95,9 +97,12 @@ class SweepConfig:
     episodes: int = 2
     frames: int = 10
     warmup_frames: int = 0
+    dt: Optional[float] = None
     root_seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.dt is not None and not (math.isfinite(self.dt) and self.dt > 0):
+            raise ConfigError(f"sweep.dt: must be a positive time step in seconds (or null), got {self.dt}")
         if self.mode not in MODES:
             raise ConfigError(f"sweep.mode: {self.mode!r} is not one of {list(MODES)}{close_matches(self.mode, MODES)}")
         for key in ("episodes", "frames"):

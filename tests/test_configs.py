@@ -189,3 +189,18 @@ def test_main_job_runs_resumes_and_exits_2_on_bad_input(tmp_path, capsys):
     assert run_cmd.main(args + ["sweep.frames=4"]) == 2
     assert "changed: sweep" in capsys.readouterr().err
     assert run_cmd.main(SCRIPTED + ["sweep.episods=3", f"run.dir={tmp_path / 'x'}"]) == 2
+
+
+def test_multirun_makes_one_resumable_run_folder_per_job(tmp_path):
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("gates:\n  - {name: vehicles, class: vehicle, metric: miss_rate, limit: 0.5}\n")
+    sweep_dir = tmp_path / "multi"
+    code = run_cmd.main(["-m", *SCRIPTED, "sweep=smoke", "sweep.root_seed=0,1", f"hydra.sweep.dir={sweep_dir}",
+                         f"gates={gates}", "run.report=false", "run.progress=false"])
+    assert code in (0, 1)
+    seeds = []
+    for job in ("0", "1"):
+        manifest = json.loads((sweep_dir / job / "manifest.json").read_text())
+        assert all(c["status"] == "done" for c in manifest["cells"].values())
+        seeds.append(manifest["root_seed"])
+    assert seeds == [0, 1]

@@ -83,6 +83,8 @@ def typed_job(cfg: DictConfig) -> Job:
         str(k): OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
         for k, v in cfg.items_ex(resolve=False) if k != "hydra"
     }
+    if sections["sweep"].dt is not None:  # the sweep sets the simulator's time step
+        container["sim"] = {**container["sim"], "dt": sections["sweep"].dt}
     for key in ("sim", "model"):
         check_target_keys(key, container[key])
     container["safety"] = safety_config(str(container["gates"]))  # where simtest evaluate looks
