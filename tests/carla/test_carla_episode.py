@@ -180,6 +180,20 @@ def test_failed_spawn_destroys_what_was_spawned(registry, no_probe):
         assert world.settings.synchronous_mode is False
 
 
+def test_map_is_loaded_once_with_a_longer_timeout(registry, no_probe):
+    from simtest.sim.carla.episode import EpisodePlan
+
+    p = plan(False)
+    town = EpisodePlan(map="Town03", ego=p.ego, actors=p.actors)
+    with make_sim(registry) as sim:
+        sim.reset(town, Conditions(), seed=1)
+        sim.reset(town, Conditions(), seed=2)
+        server = registry.servers[2000]
+        assert server.worlds_loaded == ["Town03"]  # not reloaded for the second episode
+        assert sim.connection.client.timeout == 1.0  # restored after the load
+        assert server.world.settings.synchronous_mode is True  # re-applied on the new world
+
+
 def test_unknown_blueprint_names_the_config_key(registry, no_probe):
     from simtest.sim.carla.episode import ActorPlan, EpisodePlan
 

@@ -289,7 +289,13 @@ class CarlaSimulator:
         """Load map ``name`` unless it is the current one (reloading leaks server memory)."""
         if name is not None and self.world.get_map().name.split("/")[-1] != name:
             log.info("loading CARLA map %s", name)
-            self.world = self.connection.client.load_world(name)
+            client = self.connection.client
+            # Loading a town takes longer than an ordinary call: allow the start-up time.
+            client.set_timeout(max(self.server_config.timeout, self.server_config.startup_timeout))
+            try:
+                self.world = client.load_world(name)
+            finally:
+                client.set_timeout(self.server_config.timeout)
 
     def _translate(self, scenario: Scenario) -> EpisodePlan:
         """Place ``scenario`` on its layout's anchor (searched once per map and road shape)."""
