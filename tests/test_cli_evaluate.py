@@ -132,3 +132,15 @@ def test_query_prints_duckdb_result(capsys):
     assert out[0].split() == ["weather", "n"] and [line.split()[0] for line in out[1:4]] == ["clear", "fog", "rain"]
     assert main(["query", str(EXAMPLE), "SELECT nope FROM results"]) == 2
     assert "query failed" in capsys.readouterr().err
+
+
+def test_gates_recorded_in_the_manifest_are_used(run):
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["config"]["safety"] = {
+        "source": "conf/safety/strict.yaml",
+        "gates": [{"name": "recorded", "class": "cyclist", "limit": 0.5}],
+    }
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    summary = build_summary(run, n_boot=0)
+    assert [g["name"] for g in summary["gates"]] == ["recorded"]
+    assert summary["gates_source"] == "manifest.json: config.safety (from conf/safety/strict.yaml)"

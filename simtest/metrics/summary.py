@@ -92,7 +92,7 @@ def _resolve_gates(gates_path: str | os.PathLike[str] | None, config: dict[str, 
         return load_gates(gates_path), str(gates_path)
     inline = config.get("safety") if isinstance(config, dict) else None
     if isinstance(inline, dict) and "gates" in inline:
-        source = "manifest.json: config.safety"
+        source = "manifest.json: config.safety" + (f" (from {inline['source']})" if inline.get("source") else "")
         return gates_from_dict({k: v for k, v in inline.items() if k in ("gates", "defaults")}, source=source), source
     if not DEFAULT_GATES.is_file():
         raise GateError(f"no gate file given and the default {DEFAULT_GATES} is missing; pass --gates conf/safety/<name>.yaml")
