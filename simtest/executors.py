@@ -109,6 +109,7 @@ class RayExecutor:
             runtime_env={"env_vars": env} if env else None
         )
         self.actors = [self._spawn() for _ in range(cfg.workers)]
+        self._busy: set[Any] = set()
 
     def _spawn(self) -> Any:
         return self._actor_cls.remote(self.spec, self.cfg.threads)
@@ -123,9 +124,11 @@ class RayExecutor:
                 cell, deaths = queue.popleft()
                 actor = idle.pop()
                 inflight[actor.run.remote(cell)] = (actor, cell, deaths, now_iso())
+                self._busy.add(actor)
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
             for ref in ready:
                 actor, cell, deaths, start = inflight.pop(ref)
+                self._busy.discard(actor)
                 try:
                     outcome = ray.get(ref)
                 except ray.exceptions.RayActorError as e:
@@ -146,14 +149,17 @@ class RayExecutor:
                 yield outcome
 
     def close(self) -> None:
+        """Close idle actors' simulators cleanly, kill busy ones (after Ctrl-C), stop a local Ray."""
         ray = self.ray
+        busy = getattr(self, "_busy", set())
         for actor in getattr(self, "actors", []):
-            try:
-                ray.get(actor.close.remote(), timeout=30)
-            except Exception:  # a dead or hung actor is killed below anyway
-                pass
+            if actor not in busy:
+                try:
+                    ray.get(actor.close.remote(), timeout=30)
+                except Exception:  # a dead or hung actor is killed below anyway
+                    log.warning("a worker did not close cleanly; killing it")
             ray.kill(actor)
-        self.actors = []
+        self.actors, self._busy = [], set()
         if self.started_ray and ray.is_initialized():
             ray.shutdown()
             self.started_ray = False
