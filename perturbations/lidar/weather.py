@@ -215,21 +215,51 @@ def fog_profile(alpha_fog: float, alpha_total: float, max_range: float, optics: 
     return beta * step * np.convolve(channel, pulse)[: r.size]
 
 
+INVERSE_TABLE_SIZE = 4096  # levels of the tabulated inverse cumulative distributions
+
+
+def _inverse_cdf(cum: np.ndarray, x0: float, step: float) -> np.ndarray:
+    """Positions where a piecewise-linear cumulative reaches evenly spaced levels.
+
+    ``cum`` holds non-decreasing values at ``x0 + k * step`` (``cum[0] = 0``); the
+    result has INVERSE_TABLE_SIZE positions for the levels ``linspace(0, cum[-1])``.
+    Looked up with linear interpolation, it reproduces the exact inverse to within
+    one grid step wherever a cell holds less than 1/INVERSE_TABLE_SIZE of the mass,
+    and exactly elsewhere up to float rounding.
+    """
+    levels = np.linspace(0.0, cum[-1], INVERSE_TABLE_SIZE)
+    k = np.clip(np.searchsorted(cum, levels, side="left"), 1, len(cum) - 1)
+    lo, hi = cum[k - 1], cum[k]
+    frac = np.where(hi > lo, (levels - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+    return (x0 + (k - 1 + frac) * step).astype(np.float32)
+
+
+def _lookup(xp: Any, table: Any, q: Any) -> Any:
+    """Linear interpolation in a table sampled evenly over q in [0, 1]."""
+    size = int(table.shape[0])
+    t = xp.clip(q, 0.0, 1.0) * (size - 1)
+    j = xp.clip(xp.astype(xp.floor(t), xp.int64), 0, size - 2)
+    lo = xp.take(table, j)
+    return lo + (t - xp.astype(j, t.dtype)) * (xp.take(table, j + 1) - lo)
+
+
 @functools.lru_cache(maxsize=64)
 def _fog_tables(alpha_fog: float, alpha_total: float, max_range: float, optics: LidarOptics) -> tuple[Any, ...]:
     """Float32 tables of the fog echo.
 
     ``peak_upto[k]``: strongest backscatter power from fog in front of range
     ``k * step``; ``first``: first grid cell of the echo-range window (where the
-    profile is above half its maximum); ``cum`` and ``weights``: the window's
-    cumulative and per-cell sampling weights.
+    profile is above half its maximum); ``cum``: the window's cumulative sampling
+    weight at the cell edges (``cum[0] = 0``); ``inverse``: echo range (m) at
+    evenly spaced levels of ``cum``.
     """
+    step = optics.grid_step
     p = fog_profile(alpha_fog, alpha_total, max_range, optics)
     window = np.flatnonzero(p >= 0.5 * p.max())
     first, last = int(window[0]), int(window[-1])
-    weights = p[first : last + 1]
-    f32 = np.float32
-    return np.maximum.accumulate(p).astype(f32), first, np.cumsum(weights).astype(f32), weights.astype(f32)
+    cum = np.concatenate([[0.0], np.cumsum(p[first : last + 1])])
+    inverse = _inverse_cdf(cum, (first - 0.5) * step, step)
+    return np.maximum.accumulate(p).astype(np.float32), first, cum.astype(np.float32), inverse
 
 
 @functools.lru_cache(maxsize=64)
@@ -239,8 +269,9 @@ def _particle_tables(
     """Float32 tables of detectable particles on the range grid, cut where no more can be detected.
 
     ``counts``: cumulative expected number of detectable particles along a ray;
-    ``d_min`` (mm): smallest detectable diameter; ``width`` (mm): beam diameter;
-    ``gain``: apparent reflectivity of a particle filling the beam.
+    ``inverse``: range (m) at evenly spaced levels of ``counts``; ``d_min`` (mm):
+    smallest detectable diameter; ``width`` (mm): beam diameter; ``gain``:
+    apparent reflectivity of a particle filling the beam.
     """
     step = optics.grid_step
     r = _grid(max_range, step)
@@ -252,7 +283,7 @@ def _particle_tables(
     counts = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * step)])
     end = min(int(np.searchsorted(counts, counts[-1] * (1.0 - 1e-6))) + 2, r.size)
     f32 = np.float32
-    return (counts[:end].astype(f32), np.minimum(d_min, 1e6)[:end].astype(f32),
+    return (counts[:end].astype(f32), _inverse_cdf(counts[:end], 0.0, step), np.minimum(d_min, 1e6)[:end].astype(f32),
             (1e3 * width[:end]).astype(f32), gain[:end].astype(f32))
 
 
@@ -313,22 +344,20 @@ def ray_weather(
 
     step = optics.grid_step
     n_grid = int(math.ceil(max_range / step)) + 1
-    hit = xp.isfinite(ranges)
-    r_hit = xp.where(hit, ranges, xp.zeros_like(ranges))
-    reach = xp.where(hit, xp.minimum(ranges, xp.asarray(max_range, dtype=dtype)), xp.asarray(max_range, dtype=dtype))
-    reach_idx = xp.clip(xp.astype(xp.floor(reach / step), xp.int64), 0, n_grid - 1)
+    reach = xp.minimum(ranges, xp.asarray(max_range, dtype=dtype))  # sky rays (inf) search up to max_range
+    reach_idx = xp.minimum(xp.astype(reach * (1.0 / step), xp.int64), n_grid - 1)
     last_mode = optics.return_mode == "last"
 
-    # hard targets: survive with probability T^2, attenuated by T^2
-    t2 = xp.exp(xp.asarray(-2.0 * alpha, dtype=dtype) * r_hit)
-    hard_ok = hit & (u[0, :] < t2)
+    # hard targets: survive with probability T^2, attenuated by T^2 (T^2 = 0 on sky rays)
+    t2 = xp.exp(xp.asarray(-2.0 * alpha, dtype=dtype) * ranges)
+    hard_ok = u[0, :] < t2
     hard_int = intensities * t2
     zero = xp.zeros_like(ranges)
     # score of the reported echo: received power ("strongest"), or range with the hard target first ("last")
     if last_mode:
         best_s = xp.where(hard_ok, xp.full_like(ranges, math.inf), zero)
     else:
-        r_safe = xp.maximum(r_hit, xp.asarray(step, dtype=dtype))
+        r_safe = xp.maximum(ranges, xp.asarray(step, dtype=dtype))
         best_s = xp.where(hard_ok, hard_int / (math.pi * r_safe * r_safe), zero)
     best_r = xp.where(hard_ok, ranges, xp.full_like(ranges, math.inf))
     best_i = xp.where(hard_ok, hard_int, zero)
@@ -359,19 +388,14 @@ def _fog_echo(
     optics: LidarOptics, dtype: Any,
 ) -> tuple[Any, Any, Any]:
     """Per ray: (detected, range, apparent reflectivity) of the strongest fog echo (u: 2 uniform rows)."""
-    peak_upto, first, cum, weights = _fog_tables(alpha_fog, alpha, max_range, optics)
-    peak_upto, cum, weights = (from_host(t, u) for t in (peak_upto, cum, weights))
-    n_win = int(cum.shape[0])
-    j = reach_idx - first  # index of the ray's reach inside the echo-range window
-    total = xp.where(j >= 0, xp.take(cum, xp.clip(j, 0, n_win - 1)), xp.zeros_like(u[0, :]))
-    target = u[0, :] * total
-    k = xp.clip(xp.searchsorted(cum, target), 0, n_win - 1)
-    w_k = xp.take(weights, k)
-    # linear inverse CDF inside the cell: exact for a piecewise-constant density
-    frac = xp.clip((target - (xp.take(cum, k) - w_k)) / xp.maximum(w_k, xp.asarray(1e-30, dtype=dtype)), 0.0, 1.0)
-    r = (xp.astype(k + first, dtype) - 0.5 + frac) * optics.grid_step
+    peak_upto, first, cum, inverse = _fog_tables(alpha_fog, alpha, max_range, optics)
+    c_end = float(cum[-1])
+    peak_upto, cum, inverse = (from_host(t, u) for t in (peak_upto, cum, inverse))
+    # echo-range weight in front of the target: the window's cumulative at the target's cell
+    total = xp.take(cum, xp.clip(reach_idx - first + 1, 0, int(cum.shape[0]) - 1))
+    r = _lookup(xp, inverse, u[0, :] * (total / c_end))  # inverse CDF restricted to [window start, target]
     r = xp.minimum(xp.maximum(r, xp.asarray(optics.grid_step, dtype=dtype)), reach)  # never behind the target
-    speckle = -xp.log1p(-u[1, :])  # Exp(1) pulse-to-pulse fluctuation; u in [0, 1)
+    speckle = -xp.log(1.0 - u[1, :])  # Exp(1) pulse-to-pulse fluctuation; 1 - u in (0, 1] is exact in float
     refl = math.pi * r * r * xp.take(peak_upto, reach_idx) * speckle
     ok = (total > 0) & (refl >= optics.min_reflectivity)
     return ok, r, refl
@@ -383,18 +407,18 @@ def _particle_echo(
 ) -> tuple[Any, Any, Any]:
     """Per ray: (detected, range, apparent reflectivity) of the first detectable particle (u: 2 uniform rows)."""
     tables = _particle_tables(n0, lam, reflectivity, alpha, max_range, optics)
-    counts, d_min, width, gain = (from_host(t, u) for t in tables)
+    c_end = float(tables[0][-1])
+    counts, inverse, d_min, width, gain = (from_host(t, u) for t in tables)
     n_tab = int(counts.shape[0])
     total = xp.take(counts, xp.clip(reach_idx, 0, n_tab - 1))
     # first arrival of a Poisson process with cumulative intensity `counts`
-    m = -xp.log1p(-u[0, :])
+    m = -xp.log(1.0 - u[0, :])
     ok = m < total
-    k = xp.clip(xp.searchsorted(counts, m), 1, n_tab - 1)
-    c_lo = xp.take(counts, k - 1)
-    c_hi = xp.take(counts, k)
-    frac = xp.clip((m - c_lo) / xp.maximum(c_hi - c_lo, xp.asarray(1e-30, dtype=dtype)), 0.0, 1.0)
-    r = (xp.astype(k, dtype) - 1.0 + frac) * optics.grid_step
-    diameter = xp.take(d_min, k) - xp.log1p(-u[1, :]) / lam  # exponential tail above D_min (memoryless)
+    if c_end <= 0:
+        return ok, xp.full_like(m, math.inf), xp.zeros_like(m)
+    r = _lookup(xp, inverse, m / c_end)
+    k = xp.clip(xp.astype(r / optics.grid_step + 0.5, xp.int64), 0, n_tab - 1)
+    diameter = xp.take(d_min, k) - xp.log(1.0 - u[1, :]) / lam  # exponential tail above D_min (memoryless)
     refl = xp.take(gain, k) * xp.minimum((diameter / xp.take(width, k)) ** 2, xp.asarray(1.0, dtype=dtype))
     ok = ok & (refl > 0)
     return ok, xp.where(ok, r, xp.full_like(r, math.inf)), refl
