@@ -41,6 +41,8 @@ def test_misspelt_nested_keys_name_the_key():
         CarlaSimulator(small_rig(), weather={"fog": 1})
     with pytest.raises(ValueError, match=r"sim.anchors: unknown layout\(s\) \['roundabout'\]"):
         CarlaSimulator(small_rig(), anchors={"roundabout": {}})
+    with pytest.raises(ValueError, match=r"sim.ground_truth: unknown key\(s\) \['halfwidth'\]"):
+        CarlaSimulator(small_rig(), ground_truth={"halfwidth": 2.0})
     with pytest.raises(ValueError, match="sim.dt"):
         CarlaSimulator(small_rig(), dt=0.0)
     with pytest.raises(ValueError, match="sim.rig: expected a simtest.sim.base.SensorRig"):

@@ -75,6 +75,17 @@ def test_episode_frames_ego_and_ground_truth(registry, no_probe):
     assert img.shape == (96, 160, 3) and img.dtype == np.uint8
 
 
+def test_in_path_and_critical_flags_follow_the_stopping_envelope(registry, no_probe):
+    # Ego at 10 m/s: envelope D = v t_react + v^2 / (2 a_brake) + margin = 10 + 100/12 + 2 = 20.33 m
+    # (shared defaults). The lead car (4.8 m long, centre 25 m ahead at t = 0) is in the lane all along;
+    # its rear, at 25 - 10 t - 2.4 m, enters the envelope between t = 0.20 s (20.6 m) and t = 0.25 s (20.1 m).
+    with make_sim(registry) as sim:
+        sim.reset(plan(False), Conditions(), seed=0)
+        frames = [sim.step() for _ in range(5)]
+    assert [bool(f.objects.in_path[0]) for f in frames] == [True] * 5
+    assert [bool(f.objects.critical[0]) for f in frames] == [False, False, False, False, True]
+
+
 def test_child_becomes_visible_once_it_steps_out(registry, no_probe):
     from simtest.sim.carla.episode import ActorPlan, EpisodePlan
 
@@ -256,6 +267,8 @@ def test_library_scenario_runs_on_a_real_road_network(no_probe):
         van = f.objects.boxes[np.argmin(np.abs(f.objects.boxes[:, 0] - (28.6 - v * t)))]
         np.testing.assert_allclose(van[[0, 1, 6]], [28.6 - v * t, -4.6 + 1.75, 0.0], atol=1e-4)
         np.testing.assert_allclose(van[3:6], [5.92, 2.0, 2.58], atol=1e-4)
+        # Parked cars at y = -2.85 (1 m half width) stay outside the +-1.5 m corridor; the waiting child too.
+        assert not f.objects.in_path.any()
 
 
 def test_ai_walker_is_driven_by_carlas_controller(registry, no_probe):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from simtest.sim.base import CameraSpec
+from simtest.sim.ground_truth import PathConfig, path_flags
 from simtest.sim.carla.coords import actor_box_world, matrix_to_transform, world_boxes_to_ego
 from simtest.sim.carla.decode import instance_ids
 from simtest.sim.carla.visibility import SILHOUETTE_FILL, visible_fractions
@@ -51,13 +52,17 @@ def frame_objects(
     cameras: Mapping[str, tuple[CameraSpec, Any]],
     lidars: Mapping[str, Lidar],
     ego_speed: float,
+    ego_yaw_rate: float = 0.0,
+    path: PathConfig = PathConfig(),
     fill: Mapping[str, float] = SILHOUETTE_FILL,
 ) -> Objects:
     """Objects of one frame in the ego frame.
 
     ``span`` is the time (s) since the previous frame, for velocities;
     ``cameras`` maps a camera name to its spec and its instance-segmentation
-    image; ``lidars`` are the frame's lidars with per-point actor labels.
+    image; ``lidars`` are the frame's lidars with per-point actor labels;
+    ``ego_speed`` (m/s), ``ego_yaw_rate`` (rad/s) and ``path`` feed the shared
+    in-path / critical flags.
     """
     ids = np.array([a.actor_id for a in actors], dtype=np.int64)
     labels = np.array([CLASSES.index(a.cls) for a in actors], dtype=np.int64)
@@ -75,7 +80,7 @@ def frame_objects(
     for lidar in lidars.values():
         if lidar.labels is not None and len(actors):
             counts += (np.asarray(lidar.labels)[:, None] == ids[None, :]).sum(axis=0)
-    in_path, critical = _flags(boxes, velocities, ego_speed)
+    in_path, critical = path_flags(boxes, velocities, ego_speed, path, yaw_rate=ego_yaw_rate)
     return Objects(
         ids=ids,
         labels=labels,
@@ -87,7 +92,3 @@ def frame_objects(
         critical=critical,
     )
 
-
-def _flags(boxes: np.ndarray, velocities: np.ndarray, ego_speed: float) -> tuple[np.ndarray, np.ndarray]:
-    n = len(boxes)
-    return np.zeros(n, bool), np.zeros(n, bool)

@@ -41,6 +41,7 @@ from simtest.sim.carla.sync import FrameCollector
 from simtest.sim.carla.translate import BLUEPRINTS, Anchor, find_anchor, translate, x_extent
 from simtest.sim.carla.visibility import SILHOUETTE_FILL
 from simtest.sim.carla.weather import WeatherOptions, conditions_to_weather
+from simtest.sim.ground_truth import PathConfig
 from simtest.types import Camera, EgoState, Frame, make_transform, rotation_z, wrap_angle
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class CarlaSimulator:
     ``server``: :class:`ServerConfig` or its mapping; ``dt``: the fixed time step
     (s); ``sensor_timeout``: how long to wait for a tick's sensor data (s);
     ``max_dropped_frames``: incomplete frames in a row before the episode fails;
+    ``ground_truth``: the in-path corridor and stopping envelope
+    (:class:`~simtest.sim.ground_truth.PathConfig`, shared with the embedded simulator);
     ``health_every``: steps between server memory checks; ``tm_port``: the
     Traffic Manager port (null: a free one). ``client_factory`` builds the
     ``carla.Client`` (tests pass a stand-in).
@@ -129,6 +132,7 @@ class CarlaSimulator:
         lidar: LidarOptions | Mapping[str, Any] | None = None,
         silhouette_fill: Mapping[str, float] | None = None,
         label_tolerance: float = 0.02,
+        ground_truth: PathConfig | Mapping[str, Any] | None = None,
         anchors: Mapping[str, Anchor | Mapping[str, Any]] | None = None,
         blueprints: Mapping[str, str] | None = None,
         client_factory: ClientFactory = default_client_factory,
@@ -166,6 +170,10 @@ class CarlaSimulator:
         if unknown:
             raise ValueError(f"sim.anchors: unknown layout(s) {unknown}; expected some of {list(LAYOUTS)}")
         self.blueprints = {**BLUEPRINTS, **dict(blueprints or {})}
+        self.path_config = (
+            ground_truth if isinstance(ground_truth, PathConfig)
+            else PathConfig.from_mapping(dict(ground_truth or {}), where="sim.ground_truth")
+        )
         self._anchor_cache: dict[tuple[Any, ...], np.ndarray] = {}
         self.sensor_plans = sensor_plans(self.rig, self.dt, self.lidar_options)  # validates the rig early
         self.connection = CarlaConnection(self.server_config, client_factory)
@@ -488,6 +496,8 @@ class CarlaSimulator:
             cameras={n: (self.rig.cameras[n], msg) for n, msg in instance.items()},
             lidars=lidars,
             ego_speed=float(velocity[0]),
+            ego_yaw_rate=ego.yaw_rate,
+            path=self.path_config,
             fill=self.silhouette_fill,
         )
         frame = Frame(
