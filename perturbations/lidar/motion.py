@@ -1,8 +1,10 @@
 """Ego-motion distortion: the sweep is left uncompensated for the ego's motion.
 
-A spinning lidar measures each azimuth at a different time. We take the sweep to
-run counter-clockwise from azimuth -pi (straight behind) at ``t = -T`` to +pi at
-``t = 0`` (``T`` the sweep period), and the input scan to be motion-compensated to
+A spinning lidar measures each azimuth at a different time. As spinning lidars
+(and the embedded simulator) do, the sweep turns clockwise seen from above,
+from straight behind (azimuth +pi) at ``t = -T`` through the front (azimuth 0,
+``t = -T/2``) back to behind (azimuth -pi) at ``t = 0``: ``t = -T (pi + az) / (2 pi)``
+with ``T`` the sweep period. The input scan is taken to be motion-compensated to
 the ego pose at ``t = 0``. An uncompensated sensor reports a point measured at
 time ``t`` in the ego frame of that instant. With constant forward speed ``v`` and
 yaw rate ``w`` the ego pose at ``t`` relative to ``t = 0`` is yaw ``psi = w t``
@@ -44,7 +46,7 @@ def apply_motion_distortion(scan: Scan, params: MotionParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     p = scan.points
-    t = (azimuth(scan) / (2 * math.pi) - 0.5) * params.sweep_period  # -T at azimuth -pi, 0 at +pi
+    t = -(0.5 + azimuth(scan) / (2 * math.pi)) * params.sweep_period  # clockwise: -T at az = +pi, 0 at -pi
     psi = params.yaw_rate * t
     c, s = xp.cos(psi), xp.sin(psi)
     if params.yaw_rate == 0:

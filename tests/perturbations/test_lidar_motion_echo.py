@@ -20,12 +20,12 @@ def _points(*xy):
 
 
 def test_straight_motion_shift_matches_hand_calculation():
-    # sweep from azimuth -pi (t = -T) to +pi (t = 0); T = 0.1 s, v = 10 m/s
+    # clockwise sweep: t = -T (pi + az) / (2 pi); T = 0.1 s, v = 10 m/s
     scan = _points((10.0, 0.0), (0.0, 10.0), (0.0, -10.0))
     out = apply_motion_distortion(scan, MotionParams(speed=10.0, yaw_rate=0.0, sweep_period=0.1))
     # ahead: t = -0.05 s -> the ego was 0.5 m behind -> the point appears 0.5 m farther
-    # left (azimuth +90 deg): t = -0.025 s -> +0.25 m in x; right (-90 deg): t = -0.075 s -> +0.75 m
-    np.testing.assert_allclose(out.points[:, 0], [10.5, 0.25, 0.75], atol=1e-5)
+    # left (azimuth +90 deg): t = -0.075 s -> +0.75 m in x; right (-90 deg): t = -0.025 s -> +0.25 m
+    np.testing.assert_allclose(out.points[:, 0], [10.5, 0.75, 0.25], atol=1e-5)
     np.testing.assert_allclose(out.points[:, 1:], scan.points[:, 1:], atol=1e-6)
 
 
