@@ -1,0 +1,88 @@
+"""Pinhole camera: rays, shading, weather, exposure.
+
+Rays go through pixel centres (OpenCV axes: x right, y down, z forward); their
+first hits are shaded (shading.py), the weather is applied (camera_weather.py),
+and auto exposure encodes 8-bit sRGB (exposure.py). The per-pixel actor index
+of the first hit is kept for the visible-fraction ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simtest.sim.base import CameraSpec, Conditions
+from simtest.sim.embedded.camera_weather import apply_extinction, draw_particles, extinction
+from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
+from simtest.sim.embedded.lighting import Lighting
+from simtest.sim.embedded.scene import FrameScene, Hits, rays_from
+from simtest.sim.embedded.shading import LightRig, SurfaceParams, sky_radiance, surface_radiance, veiling_glare
+
+
+@dataclass(frozen=True)
+class CameraRender:
+    """One rendered camera: the uint8 image, linear radiance (H, W, 3) before exposure
+    (cd/m^2), first hits, and the actor index per pixel (H, W), -1 for none."""
+
+    image: np.ndarray
+    radiance: np.ndarray
+    hits: Hits
+    actor: np.ndarray
+    gain: float
+
+
+class CameraRenderer:
+    """Renders one :class:`CameraSpec`; ray directions are computed once."""
+
+    def __init__(self, spec: CameraSpec) -> None:
+        self.spec = spec
+        self.K = spec.K()
+        self.T_ego_from_cam = spec.T_ego_from_cam()
+        u, v = np.meshgrid(np.arange(spec.width) + 0.5, np.arange(spec.height) + 0.5)
+        d = np.stack([(u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1], np.ones_like(u)], -1)
+        d /= np.linalg.norm(d, axis=-1, keepdims=True)
+        self.dirs_cam = d.reshape(-1, 3).astype(np.float32)
+        half_w, half_h = math.atan(spec.width / 2 / self.K[0, 0]), math.atan(spec.height / 2 / self.K[1, 1])
+        self.half_diagonal = math.atan(math.hypot(math.tan(half_w), math.tan(half_h)))
+
+    def world_rays(self, T_world_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(origin (3,), unit directions (H*W, 3), optical axis (3,)) in the world frame."""
+        T = T_world_from_ego @ self.T_ego_from_cam
+        R = T[:3, :3].astype(np.float32)
+        return T[:3, 3].astype(np.float32), self.dirs_cam @ R.T, R[:, 2]
+
+    def render(
+        self,
+        scene: FrameScene,
+        T_world_from_ego: np.ndarray,
+        light: Lighting,
+        lights: LightRig,
+        surf: SurfaceParams,
+        conditions: Conditions,
+        rng: np.random.Generator,
+        ego_speed: float = 0.0,
+    ) -> CameraRender:
+        """Cast, shade and expose one image."""
+        h, w = self.spec.height, self.spec.width
+        origin, dirs, axis = self.world_rays(T_world_from_ego)
+        hits = scene.cast(rays_from(origin, dirs))
+        radiance = np.empty((h * w, 3), np.float32)
+        hit = hits.hit
+        idx = np.flatnonzero(hit)
+        radiance[idx] = surface_radiance(scene, hits, idx, origin, dirs, light, lights, surf)
+        miss = np.flatnonzero(~hit)
+        radiance[miss] = sky_radiance(dirs[miss], light)
+        if light.sun_up and axis @ light.sun_dir > math.cos(self.half_diagonal):
+            blocked = scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]
+            glare = None if blocked else veiling_glare(dirs, light, axis, self.half_diagonal)
+            if glare is not None:
+                radiance += glare
+        apply_extinction(radiance, hits.t, extinction(conditions), light.airlight)
+        image = radiance.reshape(h, w, 3)
+        if conditions.rain_rate > 0 or conditions.snowfall_rate > 0:
+            brightness = 0.8 * light.airlight + 0.2 * light.horizon_rgb
+            draw_particles(image, self.K, conditions, brightness.astype(np.float32), rng, ego_speed)
+        gain = exposure_gain(metered_key(image))
+        return CameraRender(encode(image, gain), image, hits, hits.actor.reshape(h, w), gain)

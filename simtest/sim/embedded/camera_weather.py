@@ -1,0 +1,122 @@
+"""Weather in the camera image: extinction with airlight, rain streaks, snowflakes.
+
+*Extinction* (Koschmieder): a surface of radiance ``L0`` at distance ``d``
+appears as ``L = L0 T + A (1 - T)`` with ``T = exp(-alpha d)`` and the airlight
+``A`` (the radiance of an infinitely deep fog); the sky becomes ``A``. The
+contrast of a black target against the fog is then ``T``, 5 % at the
+meteorological optical range. ``alpha`` adds fog, rain and snow; rain and snow
+extinction come from their drop-size distributions (geometric optics), the same
+functions the lidar weather uses.
+
+*Falling particles*: drops (Marshall–Palmer) or flakes (Gunn–Marshall) in the
+near part of the view frustum are drawn from a Poisson process with the
+distribution's number density; each is motion-blurred into a streak of length
+``v_fall * exposure_time`` (Atlas et al. 1973 terminal velocity for rain, ~1 m/s
+for snow) and blends in with its sub-pixel coverage ``D f / z``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from perturbations.lidar.weather import (
+    LidarOptics,
+    gunn_marshall,
+    marshall_palmer,
+    rain_extinction,
+    snow_extinction,
+)
+from simtest.sim.base import Conditions
+
+NEAR, FAR = 0.4, 5.0  # m, depth slab in which particles are drawn
+MIN_DIAMETER = {"rain": 1.0, "snow": 2.0}  # mm, smaller particles are invisible
+MAX_PARTICLES = 6000  # drawing budget per image; the opacity is scaled up when it binds
+SNOW_FALL_SPEED = 1.0  # m/s
+EXPOSURE_TIME = 1 / 120  # s, for motion blur
+
+
+def extinction(conditions: Conditions) -> float:
+    """Visible-light extinction coefficient (1/m) of fog, rain and snow together."""
+    return conditions.fog_alpha + rain_extinction(conditions.rain_rate) + snow_extinction(
+        conditions.snowfall_rate, LidarOptics().snow_density
+    )
+
+
+def apply_extinction(radiance: np.ndarray, distance: np.ndarray, alpha: float, airlight: np.ndarray) -> None:
+    """In place: ``L <- L T + A (1 - T)`` with ``T = exp(-alpha d)`` (``d = inf`` for the sky)."""
+    if alpha <= 0:
+        return
+    T = np.exp(np.float32(-alpha) * distance.astype(np.float32))
+    radiance *= T[:, None]
+    radiance += (1.0 - T)[:, None] * airlight[None, :]
+
+
+def rain_fall_speed(d_mm: np.ndarray) -> np.ndarray:
+    """Terminal velocity (m/s) of rain drops of diameter ``d_mm`` (Atlas et al. 1973)."""
+    return np.maximum(9.65 - 10.3 * np.exp(-0.6 * d_mm), 0.1)
+
+
+def draw_particles(
+    image: np.ndarray,
+    K: np.ndarray,
+    conditions: Conditions,
+    brightness: np.ndarray,
+    rng: np.random.Generator,
+    ego_speed: float = 0.0,
+) -> int:
+    """Draw falling rain and snow into a linear radiance ``image`` (H, W, 3) in place.
+
+    ``K`` is the camera matrix, ``brightness`` the particles' radiance (3,).
+    Returns the number of particles drawn.
+    """
+    h, w = image.shape[:2]
+    fx = float(K[0, 0])
+    drawn = 0
+    for kind, rate in (("rain", conditions.rain_rate), ("snow", conditions.snowfall_rate)):
+        if rate <= 0:
+            continue
+        if kind == "rain":
+            n0, lam = marshall_palmer(rate)
+        else:
+            n0, lam = gunn_marshall(rate, LidarOptics().snow_density)
+        dmin = MIN_DIAMETER[kind]
+        density = n0 / lam * math.exp(-lam * dmin)  # particles per m^3 above dmin
+        # frustum slab volume between NEAR and FAR
+        area = (w / fx) * (h / fx)
+        volume = area * (FAR**3 - NEAR**3) / 3.0
+        count = int(rng.poisson(density * volume))
+        scale = 1.0
+        if count > MAX_PARTICLES:
+            scale = count / MAX_PARTICLES
+            count = MAX_PARTICLES
+        if count == 0:
+            continue
+        # depth distributed ~ z^2 in a frustum
+        u = rng.random(count)
+        z = np.cbrt(NEAR**3 + u * (FAR**3 - NEAR**3))
+        px = rng.uniform(0, w, count)
+        py = rng.uniform(0, h, count)
+        dia = dmin + rng.exponential(1.0 / lam, count)
+        speed = rain_fall_speed(dia) if kind == "rain" else np.full(count, SNOW_FALL_SPEED)
+        length = speed * EXPOSURE_TIME * fx / z  # px, vertical fall
+        drift = ego_speed * EXPOSURE_TIME * (px - K[0, 2]) / z  # px, apparent flow from ego motion
+        radius = dia * 1e-3 * fx / (2 * z)
+        alpha = np.minimum(1.0, 2 * radius) * (0.35 if kind == "rain" else 0.9) * scale
+        cover = np.zeros((h, w), np.float32)
+        for i in np.argsort(-z):  # far first, near on top
+            a = float(min(alpha[i], 1.0))
+            p0 = (int(px[i]), int(py[i]))
+            p1 = (int(px[i] + drift[i]), int(py[i] + length[i]))
+            thick = max(1, int(round(2 * radius[i])))
+            if kind == "snow" and length[i] < 2 * radius[i] + 1:
+                cv2.circle(cover, p0, max(1, int(round(radius[i]))), a, -1, cv2.LINE_AA)
+            else:
+                cv2.line(cover, p0, p1, a, thick, cv2.LINE_AA)
+        np.clip(cover, 0.0, 1.0, out=cover)
+        image *= (1.0 - cover)[..., None]
+        image += cover[..., None] * brightness[None, None, :]
+        drawn += count
+    return drawn

@@ -1,0 +1,49 @@
+"""Automatic exposure, tone mapping and 8-bit encoding.
+
+The meter takes the log-average luminance (the "key") of the frame and maps it
+to middle grey (0.18), as camera auto-exposure does; the gain is limited so
+that scenes darker than ``MIN_METERED`` cd/m^2 stay dark (a real camera runs
+out of exposure time and ISO). Highlights roll off with an extended Reinhard
+curve, then the sRGB transfer function encodes 8 bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtest.sim.embedded.lighting import LUMA
+
+MIDDLE_GREY = 0.18
+MIN_METERED = 1.5  # cd/m^2: below this key the image is under-exposed (night)
+MAX_METERED = 1e5
+WHITE = 4.0  # tone-mapped input that maps to full white
+_LUT_SIZE = 4096
+
+
+def _srgb_lut() -> np.ndarray:
+    x = np.linspace(0.0, 1.0, _LUT_SIZE)
+    y = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    return np.round(np.clip(y, 0, 1) * 255).astype(np.uint8)
+
+
+SRGB_LUT = _srgb_lut()
+
+
+def metered_key(radiance: np.ndarray, stride: int = 4) -> float:
+    """Log-average luminance (cd/m^2) over a subsampled grid of the (H, W, 3) image."""
+    sub = radiance[::stride, ::stride].reshape(-1, 3)
+    lum = sub @ LUMA
+    return float(np.exp(np.mean(np.log(np.maximum(lum, 1e-4)))))
+
+
+def exposure_gain(key: float) -> float:
+    """Gain that maps the key to middle grey, limited to the camera's range."""
+    return MIDDLE_GREY / float(np.clip(key, MIN_METERED, MAX_METERED))
+
+
+def encode(radiance: np.ndarray, gain: float) -> np.ndarray:
+    """uint8 sRGB image of ``radiance`` (H, W, 3) scaled by ``gain``."""
+    x = radiance * np.float32(gain)
+    x = x * (1.0 + x * np.float32(1.0 / WHITE**2)) / (1.0 + x)
+    idx = np.clip(x * (_LUT_SIZE - 1), 0, _LUT_SIZE - 1).astype(np.int16)
+    return SRGB_LUT[idx]

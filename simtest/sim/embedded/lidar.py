@@ -1,0 +1,124 @@
+"""Spinning lidar: beam pattern, ray casting, intensity, detection, weather, motion distortion.
+
+Each ray's apparent reflectivity is the surface's 905 nm reflectivity times the
+cosine of the incidence angle (range-compensated, as the sensor reports it).
+In clear air a return is detected when that exceeds the receiver threshold
+scaled by ``(R / R_max)^2`` (received power falls as ``rho cos(theta) / R^2``;
+``R_max`` is the spec range for a target at the threshold reflectivity).
+Weather then acts on every ray, sky rays included, through
+:func:`perturbations.lidar.weather.ray_weather` (the single implementation of
+lidar weather): two-way extinction, fog backscatter, rain and snow particles.
+
+Columns are fired in azimuth order over one revolution that ends at the frame
+time. With ``motion_distortion`` each column is cast from the ego pose at its
+own firing time but reported in the sensor frame without compensation, so a
+moving ego smears the scan as a real spinning lidar does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from perturbations.lidar.weather import FOG, HARD, PARTICLE, LidarOptics, ray_weather
+from simtest.sim.base import Conditions, LidarSpec
+from simtest.sim.embedded.materials import MaterialArrays
+from simtest.sim.embedded.scene import FrameScene, rays_from
+from simtest.types import Lidar
+
+BACKGROUND, WEATHER = -1, -2
+SNOW_REFLECTIVITY = 0.8
+
+
+@dataclass(frozen=True)
+class LidarRender:
+    """A lidar sweep and, per point, the actor index hit (-1 background, -2 weather)."""
+
+    lidar: Lidar
+    actor: np.ndarray
+
+
+class LidarRenderer:
+    """Casts one :class:`LidarSpec`; the beam pattern is computed once."""
+
+    def __init__(self, spec: LidarSpec, optics: LidarOptics = LidarOptics()) -> None:
+        self.spec = spec
+        self.optics = optics
+        self.T_ego_from_lidar = spec.mount.T_ego_from_sensor()
+        el = np.radians(spec.elevations())
+        n = spec.azimuth_steps
+        frac = (np.arange(n) + 0.5) / n
+        az = math.pi - 2 * math.pi * frac  # clockwise from the rear, as spinning lidars fire
+        E, A = np.meshgrid(el, az, indexing="ij")  # (beams, steps)
+        d = np.stack([np.cos(E) * np.cos(A), np.cos(E) * np.sin(A), np.sin(E)], -1)
+        self.dirs_lidar = d.reshape(-1, 3).astype(np.float32)
+        self.ring = np.repeat(np.arange(spec.beams, dtype=np.int32), n)
+        self.column = np.tile(np.arange(n), spec.beams)
+        # firing time of each column relative to the frame time (s, <= 0)
+        self.column_time = -(1.0 - frac) / spec.rotation_hz
+
+    def render(
+        self,
+        scene: FrameScene,
+        pose_at: Callable[[float], np.ndarray],
+        t: float,
+        materials: MaterialArrays,
+        conditions: Conditions,
+        rng: np.random.Generator,
+        snow_cover: float = 0.0,
+    ) -> LidarRender:
+        """One sweep at frame time ``t``; ``pose_at(time)`` gives T_world_from_ego (4x4) at any time."""
+        spec = self.spec
+        if spec.motion_distortion:
+            origins, dirs = self._distorted_rays(pose_at, t)
+        else:
+            T = pose_at(t) @ self.T_ego_from_lidar
+            origins = T[:3, 3].astype(np.float32)
+            dirs = self.dirs_lidar @ T[:3, :3].T.astype(np.float32)
+        hits = scene.cast(rays_from(origins, dirs))
+        hit = hits.hit
+        rho = np.zeros(len(dirs), np.float32)
+        rho[hit] = materials.reflectivity[hits.material[hit]]
+        if snow_cover > 0:
+            snowy = hit & (hits.normal[:, 2] > 0.6)
+            snowy[hit] &= materials.snow[hits.material[hit]]
+            rho[snowy] = rho[snowy] * (1 - snow_cover) + SNOW_REFLECTIVITY * snow_cover
+        cos_i = np.abs(np.einsum("ij,ij->i", hits.normal, dirs))
+        apparent = rho * cos_i
+        r = hits.t
+        detected = hit & (r <= spec.range) & (apparent >= self.optics.min_reflectivity * (r / spec.range) ** 2)
+        ranges = np.where(detected, r, np.inf).astype(np.float32)
+        weather = ray_weather(
+            ranges, np.where(detected, apparent, 0.0).astype(np.float32),
+            fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
+            snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
+        )
+        keep = np.isfinite(weather.ranges)
+        local = self.dirs_lidar[keep] * weather.ranges[keep][:, None]
+        R = self.T_ego_from_lidar[:3, :3].astype(np.float32)
+        xyz = local @ R.T + self.T_ego_from_lidar[:3, 3].astype(np.float32)
+        points = np.concatenate([xyz, weather.intensities[keep][:, None]], axis=1).astype(np.float32)
+        kind = weather.kind[keep]
+        actor = np.where(kind == HARD, hits.actor[keep], WEATHER).astype(np.int32)
+        actor[(kind != HARD) & (kind != FOG) & (kind != PARTICLE)] = BACKGROUND
+        return LidarRender(
+            Lidar(points=points, ring=self.ring[keep], T_ego_from_lidar=self.T_ego_from_lidar,
+                  num_beams=spec.beams, labels=None, timestamp=t),
+            actor,
+        )
+
+    def _distorted_rays(self, pose_at: Callable[[float], np.ndarray], t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per-column origins and directions from the ego pose at each column's firing time."""
+        n = self.spec.azimuth_steps
+        origins = np.empty((n, 3), np.float32)
+        rots = np.empty((n, 3, 3), np.float32)
+        for k, dt in enumerate(self.column_time):
+            T = pose_at(t + dt) @ self.T_ego_from_lidar
+            origins[k] = T[:3, 3]
+            rots[k] = T[:3, :3]
+        col = self.column
+        dirs = np.einsum("nij,nj->ni", rots[col], self.dirs_lidar)
+        return origins[col], dirs.astype(np.float32)

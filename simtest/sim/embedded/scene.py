@@ -1,0 +1,110 @@
+"""One frame's ray-casting scene: the static world plus the actors where they are now.
+
+A RaycastingScene cannot move meshes, so the scene is rebuilt every frame from
+two geometries: the merged static world (geometry 0) and all actors merged
+(geometry 1). Per-triangle arrays map a hit to its material and its actor.
+A second, actors-only scene answers "which actors would this ray cross if
+nothing occluded them" for the visible-fraction ground truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simtest.open3d_loader import import_open3d
+from simtest.sim.embedded.meshes import Mesh
+
+SURFACE_OFFSET = 0.02  # m, secondary rays start this far off the surface
+
+
+@dataclass(frozen=True)
+class Hits:
+    """First hits of a batch of rays (all in the world frame).
+
+    ``t`` is the distance along the (unit) ray, ``inf`` on a miss; ``normal`` the
+    triangle normal turned towards the ray's origin; ``material`` the material id
+    (-1 on a miss); ``actor`` the actor index (-1 for the static world or a miss).
+    """
+
+    t: np.ndarray
+    normal: np.ndarray
+    material: np.ndarray
+    actor: np.ndarray
+
+    @property
+    def hit(self) -> np.ndarray:
+        return np.isfinite(self.t)
+
+
+def _tensor(a: np.ndarray):  # noqa: ANN202 - an open3d.core.Tensor
+    o3d = import_open3d()
+    return o3d.core.Tensor.from_numpy(np.ascontiguousarray(a))
+
+
+class FrameScene:
+    """Static world + actors of one frame, ready to cast rays."""
+
+    def __init__(self, static: Mesh, actors: Mesh, actor_of_triangle: np.ndarray, nthreads: int = 0) -> None:
+        o3d = import_open3d()
+        self.nthreads = nthreads
+        self.scene = o3d.t.geometry.RaycastingScene()
+        self.scene.add_triangles(_tensor(static.vertices), _tensor(static.triangles))
+        self._materials = [static.materials, actors.materials]
+        self._actor_of = actor_of_triangle.astype(np.int32)
+        self._actors = actors
+        self._actors_only = None
+        if actors.num_triangles:
+            self.scene.add_triangles(_tensor(actors.vertices), _tensor(actors.triangles))
+
+    def cast(self, rays: np.ndarray) -> Hits:
+        """First hits of ``rays`` (N, 6) float32: origin xyz, unit direction xyz."""
+        out = self.scene.cast_rays(_tensor(rays), nthreads=self.nthreads)
+        t = out["t_hit"].numpy()
+        geom = out["geometry_ids"].numpy()
+        prim = out["primitive_ids"].numpy()
+        normal = out["primitive_normals"].numpy()
+        hit = np.isfinite(t)
+        is_actor = hit & (geom == 1)
+        is_static = hit & (geom == 0)
+        material = np.full(t.shape, -1, np.int32)
+        material[is_static] = self._materials[0][prim[is_static]]
+        actor = np.full(t.shape, -1, np.int32)
+        if self._actors.num_triangles:
+            material[is_actor] = self._materials[1][prim[is_actor]]
+            actor[is_actor] = self._actor_of[prim[is_actor]]
+        flip = np.einsum("ij,ij->i", normal, rays[:, 3:6]) > 0
+        normal[flip] *= -1
+        return Hits(t, normal, material, actor)
+
+    def occluded(self, rays: np.ndarray, tfar: float | np.ndarray = np.inf) -> np.ndarray:
+        """Whether each ray (N, 6) meets any surface before ``tfar`` (shadow rays)."""
+        if np.ndim(tfar) == 0:
+            out = self.scene.test_occlusions(_tensor(rays), tfar=float(tfar), nthreads=self.nthreads)
+            return out.numpy().astype(bool)
+        out = self.scene.cast_rays(_tensor(rays), nthreads=self.nthreads)["t_hit"].numpy()
+        return out < tfar
+
+    def unoccluded_actor_counts(self, rays: np.ndarray, num_actors: int) -> np.ndarray:
+        """How many of ``rays`` cross each actor when every other surface is ignored (num_actors,)."""
+        counts = np.zeros(num_actors, np.int64)
+        if not self._actors.num_triangles or not len(rays):
+            return counts
+        if self._actors_only is None:
+            o3d = import_open3d()
+            self._actors_only = o3d.t.geometry.RaycastingScene()
+            self._actors_only.add_triangles(_tensor(self._actors.vertices), _tensor(self._actors.triangles))
+        out = self._actors_only.list_intersections(_tensor(rays), nthreads=self.nthreads)
+        ray_ids = out["ray_ids"].numpy().astype(np.int64)
+        actor = self._actor_of[out["primitive_ids"].numpy()].astype(np.int64)
+        pairs = np.unique(ray_ids * num_actors + actor)
+        return np.bincount(pairs % num_actors, minlength=num_actors)
+
+
+def rays_from(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Pack origins (N, 3) (or one (3,)) and unit directions (N, 3) into rays (N, 6) float32."""
+    rays = np.empty((len(directions), 6), np.float32)
+    rays[:, :3] = origins
+    rays[:, 3:] = directions
+    return rays
