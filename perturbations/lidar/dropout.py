@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from perturbations.lidar import severities as sev
-from perturbations.lidar.rays import in_sector, ranges
 from perturbations.lidar.checks import lidar_kernel
+from perturbations.lidar.rays import in_sector, ranges
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, from_host, namespace, noise, to_host

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from perturbations.lidar import severities as sev
-from perturbations.lidar.rays import in_sector, move_along_ray, ranges, with_columns
 from perturbations.lidar.checks import lidar_kernel
+from perturbations.lidar.rays import in_sector, move_along_ray, ranges, with_columns
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, namespace, noise
