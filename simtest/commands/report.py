@@ -8,6 +8,7 @@ gate passes, 1 when any fails or is inconclusive, 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -29,8 +30,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:  # StoreError, GateError: the message names the file/key and the fix
         print(f"simtest report: error: {e}", file=sys.stderr)
         return 2
-    import json
-
     summary = json.loads(files.summary.read_text())
     print(f"verdict: {summary['verdict']}\nreport:  {files.html}\nsummary: {files.summary}\njunit:   {files.junit}")
     return int(summary["exit_code"])

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from simtest.metrics.summary import infer_frame_dt
 from simtest.store import Manifest
 
 WEATHER_NAMES = ("weather",)
@@ -78,13 +79,9 @@ class ReportContext:
 
     @property
     def frame_dt(self) -> float:
-        """Seconds between frames: median timestamp step within episodes (0.1 s if one frame)."""
+        """Seconds between frames, inferred from timestamps (0.1 s when episodes have one frame)."""
         if "_dt" not in self.__dict__:
-            g = self.gt[["cell", "episode", "frame", "timestamp"]].drop_duplicates(["cell", "episode", "frame"])
-            g = g.sort_values(["cell", "episode", "frame"])
-            same = (g["cell"].eq(g["cell"].shift())) & (g["episode"].eq(g["episode"].shift()))
-            step = (g["timestamp"].diff() / g["frame"].diff())[same & (g["frame"].diff() > 0)]
-            self.__dict__["_dt"] = float(step.median()) if len(step) and step.median() > 0 else 0.1
+            self.__dict__["_dt"] = infer_frame_dt(self.gt) or 0.1
         return self.__dict__["_dt"]
 
     def describe_cell(self, axes: dict[str, Any]) -> str:

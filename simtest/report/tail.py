@@ -42,7 +42,7 @@ def section(ctx: ReportContext, shown: int = 8) -> html.Section:
         return html.Section("tail-risk", title, '<p class="note">No risk summary in summary.json.</p>')
     a, conf = risk["alpha"], risk["confidence"]
     kp = html.kpis([
-        (f"mean loss", html.fmt_pct(risk["mean"]), ""),
+        ("mean loss", html.fmt_pct(risk["mean"]), ""),
         (f"VaR {a:.0%}", f"{html.fmt_pct(risk['var'])}", ""),
         (f"CVaR {a:.0%}", f"{html.fmt_pct(risk['cvar'])}", ""),
     ])
