@@ -643,6 +643,15 @@ class Client:
         self.server.worlds_loaded.append(name)
         return self.server.world
 
+    def reload_world(self, reset_settings: bool = True) -> World:
+        self.server.check_rpc("reload_world")
+        settings = self.server.world.settings
+        self.server.world = World(self.server, self.server.world.map.name.split("/")[-1])
+        if not reset_settings:
+            self.server.world.settings = settings
+        self.server.worlds_loaded.append("reload")
+        return self.server.world
+
     def get_trafficmanager(self, port: int = 8000) -> TrafficManager:
         self.server.check_rpc("get_trafficmanager")
         return self.server.traffic_managers.setdefault(port, TrafficManager(port))

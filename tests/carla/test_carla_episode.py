@@ -307,3 +307,25 @@ def test_rig_smoke_check_reports_what_it_saw(no_probe):
         img = draw_boxes(r["frame"], "front")
         # Box edges are drawn in (255, 40, 40), a colour the stand-in never renders.
         assert ((img == (255, 40, 40)).all(axis=-1)).sum() > 50
+
+
+def test_patch_texture_lasts_one_episode(registry, no_probe):
+    tex = np.zeros((8, 8, 3), np.uint8)
+    tex[:, :4] = (250, 250, 0)
+    with make_sim(registry) as sim:
+        with pytest.raises(RuntimeError, match="call reset"):
+            sim.apply_texture("SM_Sign_Stop_2", tex)
+        sim.reset(plan(False), Conditions(), seed=1)
+        assert sim.object_names("Stop") == ["SM_Sign_Stop_2"]
+        sim.apply_texture("SM_Sign_Stop_2", tex)
+        world = registry.servers[2000].world
+        name, _, w, h, arr = world.textures[-1]
+        assert (name, w, h) == ("SM_Sign_Stop_2", 8, 8)
+        np.testing.assert_array_equal(arr[::-1, :, :3], tex)
+        sim.step()
+        sim.reset(plan(False), Conditions(), seed=2)  # the next episode starts from a clean map
+        assert registry.servers[2000].worlds_loaded == ["reload"]
+        assert registry.servers[2000].world.textures == []
+        assert registry.servers[2000].world.settings.synchronous_mode is True
+        sim.reset(plan(False), Conditions(), seed=3)  # nothing painted: no reload
+        assert registry.servers[2000].worlds_loaded == ["reload"]

@@ -175,6 +175,7 @@ class CarlaSimulator:
             else PathConfig.from_mapping(dict(ground_truth or {}), where="sim.ground_truth")
         )
         self._anchor_cache: dict[tuple[Any, ...], np.ndarray] = {}
+        self._painted: set[str] = set()
         self.sensor_plans = sensor_plans(self.rig, self.dt, self.lidar_options)  # validates the rig early
         self.connection = CarlaConnection(self.server_config, client_factory)
         self.world: Any = None
@@ -219,10 +220,21 @@ class CarlaSimulator:
 
     # ------------------------------------------------------------------ patches
     def apply_texture(self, object_name: str, texture: np.ndarray, parameter: str = "Diffuse") -> None:
-        """Paint ``texture`` (H x W x 3) on the CARLA object ``object_name`` (see patches.py)."""
-        if self.world is None:
-            raise RuntimeError("CarlaSimulator.apply_texture() needs a connected world; call reset() first")
+        """Paint ``texture`` (H x W x 3) on the CARLA object ``object_name`` for this episode (see patches.py).
+
+        CARLA cannot undo a texture, so the next ``reset`` reloads the map to
+        start from clean textures.
+        """
+        if self.world is None or self._episode is None:
+            raise RuntimeError("CarlaSimulator.apply_texture() paints into an episode; call reset() first")
         self._guarded("apply_texture", lambda: apply_texture(self.world, object_name, texture, parameter))
+        self._painted.add(object_name)
+
+    def object_names(self, contains: str = "") -> list[str]:
+        """Names of the map's objects (for ``apply_texture``) that contain ``contains``, sorted."""
+        if self.world is None:
+            raise RuntimeError("CarlaSimulator.object_names() needs a connected world; call reset() first")
+        return sorted(n for n in self.world.get_names_of_all_objects() if contains in n)
 
     # ------------------------------------------------------------------ internals
     def _guarded(self, where: str, fn: Callable[[], _T]) -> _T:
@@ -247,6 +259,7 @@ class CarlaSimulator:
             self.world = None
             self.traffic_manager = None
             self._original_settings = None
+            self._painted.clear()  # a new server starts with clean textures
             self.connection.discard()
 
     def _connect(self) -> None:
@@ -261,6 +274,10 @@ class CarlaSimulator:
         self._connect()
         self.connection.check_health()
         self._teardown(restore_settings=False)
+        if self._painted:
+            log.info("reloading the map to clear the textures painted on %s", sorted(self._painted))
+            self.world = self.connection.client.reload_world(False)  # keep the world settings
+            self._painted.clear()
         if isinstance(scenario, EpisodePlan):
             plan = scenario
             self._load_map(plan.map)
