@@ -172,10 +172,11 @@ def apply_sun_glare(scan: Scan, params: SunGlareParams) -> Scan:
     xp = namespace(scan.points)
     half = math.radians(sev.SUN_GLARE_HALF_WIDTH_DEG)
     p_sector = min(1.0, params.fraction * math.pi / half)
-    u = noise(scan.points, params.seed, (2, len(scan)), "uniform")
-    hit = in_sector(scan, math.radians(params.sun_azimuth_deg) - half, 2 * half) & (u[0, :] < p_sector)
+    u = noise(scan.points, params.seed, (len(scan),), "uniform")
+    hit = in_sector(scan, math.radians(params.sun_azimuth_deg) - half, 2 * half) & (u < p_sector)
     r = ranges(scan)
-    new_r = 0.5 + u[1, :] * xp.maximum(r - 0.5, xp.zeros_like(r))
+    # given u < p_sector, u / p_sector is uniform on [0, 1) and independent of the selection
+    new_r = 0.5 + (u * (1.0 / p_sector)) * xp.maximum(r - 0.5, xp.zeros_like(r))
     return scan.with_points(move_along_ray(scan, hit, new_r, xp.ones_like(r), r=r))
 
 
