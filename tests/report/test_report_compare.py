@@ -137,3 +137,13 @@ def test_runs_without_shared_cells_give_a_clear_error(tmp_path, compare_runs_dir
     assert compare_cmd.main([str(compare_runs_dir / "base"), str(other)]) == 2
     assert "share no finished cells" in capsys.readouterr().err
     assert compare_cmd.main([str(tmp_path / "nope"), str(other)]) == 2
+
+
+def test_same_inputs_give_the_same_bytes(compare_runs_dir, tmp_path):
+    from simtest.report.compare_page import write_outputs
+
+    opts = CompareOptions(n_boot=200, seed=3)
+    a = write_outputs(compare_runs(compare_runs_dir / "base", compare_runs_dir / "regressed", opts), tmp_path / "a")
+    b = write_outputs(compare_runs(compare_runs_dir / "base", compare_runs_dir / "regressed", opts), tmp_path / "b")
+    for x, y in ((a.json, b.json), (a.html, b.html), (a.junit, b.junit)):
+        assert x.read_bytes() == y.read_bytes()
