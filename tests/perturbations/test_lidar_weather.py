@@ -185,3 +185,16 @@ def test_bad_input_is_a_clear_error():
         ray_weather(r, i[:5], fog_alpha=0.01, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="return_mode"):
         LidarOptics(return_mode="first")
+
+
+@pytest.mark.parametrize("kw", [dict(rain_rate=25.0), dict(snowfall_rate=3.0), dict(fog_alpha=0.01, rain_rate=10.0)])
+def test_particle_extinction_enters_the_same_detection_law(kw):
+    # the hard-target law holds with the total extinction alpha_fog + alpha_rain + alpha_snow
+    alpha = kw.get("fog_alpha", 0.0) + rain_extinction(kw.get("rain_rate", 0.0)) + snow_extinction(
+        kw.get("snowfall_rate", 0.0)
+    )
+    n = 40_000
+    for r in (20.0, 60.0):
+        res = ray_weather(*_rays(n, r), rng=np.random.default_rng(4), optics=LidarOptics(return_mode="last"), **kw)
+        p = math.exp(-2 * alpha * r)
+        assert abs((res.kind == HARD).mean() - p) <= 4 * math.sqrt(p * (1 - p) / n) + 1e-4, (kw, r)
