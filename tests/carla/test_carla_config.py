@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 pytest.importorskip("carla")
 
-from conftest import small_rig  # noqa: E402
+from carla_fixtures import small_rig  # noqa: E402
 
 from simtest.config import check_target_keys  # noqa: E402
 from simtest.sim.carla import CarlaSimulator, ServerConfig  # noqa: E402

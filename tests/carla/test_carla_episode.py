@@ -10,7 +10,7 @@ import pytest
 carla = pytest.importorskip("carla")
 
 from carla_standin import Registry  # noqa: E402
-from conftest import EGO_SPEED, plan, small_rig  # noqa: E402
+from carla_fixtures import EGO_SPEED, plan, small_rig  # noqa: E402
 
 from simtest.sim.base import PRESETS, Conditions, Simulator  # noqa: E402
 from simtest.sim.carla import CarlaServerCrashed, CarlaServerError, CarlaSimulator, CarlaTimeoutError  # noqa: E402

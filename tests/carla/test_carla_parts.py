@@ -12,7 +12,7 @@ import pytest
 carla = pytest.importorskip("carla")
 
 from carla_standin import Registry  # noqa: E402
-from conftest import small_rig  # noqa: E402
+from carla_fixtures import small_rig  # noqa: E402
 
 from simtest.sim.base import CameraSpec, LidarSpec, Mount, SensorRig  # noqa: E402
 from simtest.sim.carla.decode import instance_ids, lidar_arrays  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 carla = pytest.importorskip("carla")
 
 from carla_standin import Registry, listening_socket  # noqa: E402
-from conftest import plan, small_rig  # noqa: E402
+from carla_fixtures import plan, small_rig  # noqa: E402
 
 from simtest.sim.base import Conditions  # noqa: E402
 from simtest.sim.carla import (  # noqa: E402

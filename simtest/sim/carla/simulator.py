@@ -109,14 +109,19 @@ class _Episode:
 class CarlaSimulator:
     """Simulator protocol on CARLA. See the module docstring and docs/carla.md.
 
-    ``server``: :class:`ServerConfig` or its mapping; ``dt``: the fixed time step
-    (s); ``sensor_timeout``: how long to wait for a tick's sensor data (s);
+    ``rig``: the sensors (:class:`~simtest.sim.base.SensorRig`); ``server``:
+    :class:`ServerConfig` or its mapping; ``dt``: the fixed time step (s);
+    ``sensor_timeout``: how long to wait for a tick's sensor data (s);
     ``max_dropped_frames``: incomplete frames in a row before the episode fails;
+    ``health_every``: steps between server health checks; ``weather``: the
+    Conditions -> CARLA weather calibration (:class:`WeatherOptions`); ``lidar``:
+    CARLA's own lidar effects (:class:`LidarOptions`); ``silhouette_fill`` and
+    ``label_tolerance`` (m): visible-fraction and lidar-label parameters;
     ``ground_truth``: the in-path corridor and stopping envelope
-    (:class:`~simtest.sim.ground_truth.PathConfig`, shared with the embedded simulator);
-    ``health_every``: steps between server memory checks; ``tm_port``: the
-    Traffic Manager port (null: a free one). ``client_factory`` builds the
-    ``carla.Client`` (tests pass a stand-in).
+    (:class:`~simtest.sim.ground_truth.PathConfig`, shared with the embedded
+    simulator); ``anchors``: where each road layout sits on a CARLA map
+    (:class:`Anchor` per layout); ``blueprints``: asset model -> CARLA blueprint
+    overrides. ``client_factory`` builds the ``carla.Client`` (tests pass a stand-in).
     """
 
     def __init__(
