@@ -237,7 +237,7 @@ def evaluate_and_report(run_dir: Path, job: Job) -> int:
     if job.logger.kind == "mlflow":
         from simtest.report.mlflow_log import log_run
 
-        log_run(run_dir, summary, job.logger.tracking_uri)
+        log_run(run_dir, summary, str(job.logger.tracking_uri), experiment=job.logger.experiment)
     return int(summary["exit_code"])
 
 
