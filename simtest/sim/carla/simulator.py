@@ -129,7 +129,7 @@ class CarlaSimulator:
         rig: SensorRig | None = None,
         *,
         server: ServerConfig | Mapping[str, Any] | None = None,
-        dt: float = 0.05,
+        dt: float = 0.1,
         sensor_timeout: float = 2.0,
         max_dropped_frames: int = 5,
         health_every: int = 20,
