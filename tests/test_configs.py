@@ -204,3 +204,18 @@ def test_multirun_makes_one_resumable_run_folder_per_job(tmp_path):
         assert all(c["status"] == "done" for c in manifest["cells"].values())
         seeds.append(manifest["root_seed"])
     assert seeds == [0, 1]
+
+
+def test_plan_prints_the_cells_their_count_and_an_estimate(capsys):
+    from simtest.commands import plan as plan_cmd
+
+    assert plan_cmd.main([*SCRIPTED, "sweep=smoke", "executor=ray"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("weather=") == 4
+    frames = 4 * 1 * 3
+    assert f"4 cells x 1 episodes x 3 frames (+0 warm-up) = {frames} frames" in out
+    expected = plan_cmd.estimate_seconds(frames, plan_cmd.SECONDS_PER_FRAME, 2, "ray")
+    assert expected == pytest.approx(frames * plan_cmd.SECONDS_PER_FRAME / (2 * plan_cmd.RAY_EFFICIENCY))
+    assert "estimated run time: 0m0" in out and "on 2 ray worker(s)" in out
+    assert plan_cmd.main([*SCRIPTED, "sweep=smoke", "sweep.episodes=0"]) == 2
+    assert "sweep.episodes: must be at least 1" in capsys.readouterr().err
