@@ -32,7 +32,7 @@ from simtest.sim.base import PRESETS, Conditions, SensorRig
 from simtest.sim.embedded.actors import ActorLibrary
 from simtest.sim.embedded.camera import CameraRenderer
 from simtest.sim.embedded.lidar import LidarRenderer
-from simtest.sim.embedded.lighting import HEADLIGHT_PITCH, HEADLIGHT_POS, Lighting, daylight
+from simtest.sim.embedded.lighting import HEADLIGHT_POS, Lighting, daylight
 from simtest.sim.embedded.materials import MATERIAL_ID, MATERIALS, MaterialArrays, material_arrays, paint
 from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.embedded.shading import LightRig, SurfaceParams
@@ -105,6 +105,8 @@ class EmbeddedSimulator:
         self.cameras = {name: CameraRenderer(spec) for name, spec in self.rig.cameras.items()}
         self.lidars = {name: LidarRenderer(spec, optics) for name, spec in self.rig.lidars.items()}
         self._episode: _Episode | None = None
+        self.ray_log: list[tuple[str, np.ndarray]] | None = None
+        """Set to a list to record every ray batch cast (benchmarking)."""
 
     # -- protocol -------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -166,7 +168,7 @@ class EmbeddedSimulator:
         T_world_from_ego = _ego_transform(scen, t)
         ego = self._ego_state(scen, t, T_world_from_ego)
         placed = ep.actors.place(scen.actor_states(t))
-        scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads)
+        scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log)
         lights = self._light_rig(ep, T_world_from_ego)
         n = len(scen.actors)
         ids = actor_ids(scen.actors)
@@ -182,8 +184,7 @@ class EmbeddedSimulator:
             if n:
                 if boxes_ego_for_vis is None:
                     boxes_ego_for_vis = transform_boxes(invert_transform(T_world_from_ego), placed.boxes)
-                visible = np.maximum(visible, visible_fractions(renderer, render, scene, T_world_from_ego,
-                                                                boxes_ego_for_vis))
+                visible = np.maximum(visible, visible_fractions(renderer, render, scene, boxes_ego_for_vis))
         lidars = {}
         counts = np.zeros(n, np.int64)
         for li, (name, renderer) in enumerate(self.lidars.items()):
@@ -220,9 +221,8 @@ class EmbeddedSimulator:
         lamps = ep.world.lamps if c.street_lights else np.zeros((0, 3), np.float32)
         if c.headlights:
             pos = np.array(HEADLIGHT_POS) @ T_world_from_ego[:3, :3].T + T_world_from_ego[:3, 3]
-            axis_ego = np.array([math.cos(HEADLIGHT_PITCH), 0.0, math.sin(HEADLIGHT_PITCH)])
-            axis = (T_world_from_ego[:3, :3] @ axis_ego).astype(np.float32)
             heads = pos.astype(np.float32)
         else:
-            heads, axis = np.zeros((0, 3), np.float32), np.array([1.0, 0.0, 0.0], np.float32)
-        return LightRig(lamps=lamps, lamp_cd=lamp_intensity(), headlights=heads, headlight_axis=axis)
+            heads = np.zeros((0, 3), np.float32)
+        frame = T_world_from_ego[:3, :3].T.astype(np.float32)
+        return LightRig(lamps=lamps, lamp_cd=lamp_intensity(), headlights=heads, headlight_frame=frame)

@@ -14,10 +14,14 @@ import numpy as np
 
 from simtest.scenario import ActorSpec, MoverState
 from simtest.sim.embedded.assets import PEDESTRIAN_HEIGHT, SWING, cyclist, pedestrian, vehicle
+from simtest.sim.embedded.materials import MATERIAL_ID, MATERIALS
 from simtest.sim.embedded.meshes import Mesh, merge
 
 PEDAL_METRES_PER_REV = 4.7  # m travelled per crank revolution
 RUN_SPEED = 2.5  # m/s at which a walker's swing reaches its maximum
+LAMPS_OFF = np.arange(len(MATERIALS), dtype=np.int32)
+LAMPS_OFF[MATERIAL_ID["head_light"]] = MATERIAL_ID["head_light_off"]
+LAMPS_OFF[MATERIAL_ID["tail_light"]] = MATERIAL_ID["tail_light_off"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,12 @@ class ActorLibrary:
         for i, (actor, state) in enumerate(zip(self.actors, states)):
             if actor.cls == "vehicle":
                 if i not in self._rigid:
-                    self._rigid[i] = _local_mesh(actor, self.paint_ids[i], state)
+                    mesh, size = _local_mesh(actor, self.paint_ids[i], state)
+                    if actor.motion.speed <= 0:  # parked: lamps off
+                        m = mesh.materials
+                        fixed = m < len(LAMPS_OFF)
+                        mesh = Mesh(mesh.vertices, mesh.triangles, np.where(fixed, LAMPS_OFF[np.where(fixed, m, 0)], m))
+                    self._rigid[i] = (mesh, size)
                 local, size = self._rigid[i]
             else:
                 local, size = _local_mesh(actor, self.paint_ids[i], state)

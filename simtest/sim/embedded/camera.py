@@ -18,15 +18,16 @@ from simtest.sim.embedded.camera_weather import apply_extinction, draw_particles
 from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
 from simtest.sim.embedded.lighting import Lighting
 from simtest.sim.embedded.scene import FrameScene, Hits, rays_from
-from simtest.sim.embedded.shading import LightRig, SurfaceParams, sky_radiance, surface_radiance, veiling_glare
+from simtest.sim.embedded.shading import LightRig, SurfaceParams, shade, veiling_glare
 
 
 @dataclass(frozen=True)
 class CameraRender:
     """One rendered camera: the uint8 image, linear radiance (H, W, 3) before exposure
-    (cd/m^2), first hits, and the actor index per pixel (H, W), -1 for none."""
+    (cd/m^2), the world rays (H*W, 6), first hits, and the actor index per pixel (H, W), -1 for none."""
 
     image: np.ndarray
+    rays: np.ndarray
     radiance: np.ndarray
     hits: Hits
     actor: np.ndarray
@@ -47,11 +48,17 @@ class CameraRenderer:
         half_w, half_h = math.atan(spec.width / 2 / self.K[0, 0]), math.atan(spec.height / 2 / self.K[1, 1])
         self.half_diagonal = math.atan(math.hypot(math.tan(half_w), math.tan(half_h)))
 
-    def world_rays(self, T_world_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(origin (3,), unit directions (H*W, 3), optical axis (3,)) in the world frame."""
+    def world_rays(self, T_world_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rays (H*W, 6) as origin + unit direction, the directions (H*W, 3) contiguous, origin (3,),
+        optical axis (3,)) in the world frame."""
         T = T_world_from_ego @ self.T_ego_from_cam
         R = T[:3, :3].astype(np.float32)
-        return T[:3, 3].astype(np.float32), self.dirs_cam @ R.T, R[:, 2]
+        origin = T[:3, 3].astype(np.float32)
+        dirs = self.dirs_cam @ R.T
+        rays = np.empty((len(dirs), 6), np.float32)
+        rays[:, :3] = origin
+        rays[:, 3:] = dirs
+        return rays, dirs, origin, R[:, 2]
 
     def render(
         self,
@@ -66,14 +73,9 @@ class CameraRenderer:
     ) -> CameraRender:
         """Cast, shade and expose one image."""
         h, w = self.spec.height, self.spec.width
-        origin, dirs, axis = self.world_rays(T_world_from_ego)
-        hits = scene.cast(rays_from(origin, dirs))
-        radiance = np.empty((h * w, 3), np.float32)
-        hit = hits.hit
-        idx = np.flatnonzero(hit)
-        radiance[idx] = surface_radiance(scene, hits, idx, origin, dirs, light, lights, surf)
-        miss = np.flatnonzero(~hit)
-        radiance[miss] = sky_radiance(dirs[miss], light)
+        rays, dirs, origin, axis = self.world_rays(T_world_from_ego)
+        hits = scene.cast(rays)
+        radiance = shade(scene, hits, origin, dirs, light, lights, surf)
         if light.sun_up and axis @ light.sun_dir > math.cos(self.half_diagonal):
             blocked = scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]
             glare = None if blocked else veiling_glare(dirs, light, axis, self.half_diagonal)
@@ -85,4 +87,5 @@ class CameraRenderer:
             brightness = 0.8 * light.airlight + 0.2 * light.horizon_rgb
             draw_particles(image, self.K, conditions, brightness.astype(np.float32), rng, ego_speed)
         gain = exposure_gain(metered_key(image))
-        return CameraRender(encode(image, gain), image, hits, hits.actor.reshape(h, w), gain)
+        return CameraRender(image=encode(image, gain), rays=rays, radiance=image, hits=hits,
+                            actor=hits.actor.reshape(h, w), gain=gain)

@@ -106,15 +106,18 @@ def draw_particles(
         radius = dia * 1e-3 * fx / (2 * z)
         alpha = np.minimum(1.0, 2 * radius) * (0.35 if kind == "rain" else 0.9) * scale
         cover = np.zeros((h, w), np.float32)
-        for i in np.argsort(-z):  # far first, near on top
-            a = float(min(alpha[i], 1.0))
-            p0 = (int(px[i]), int(py[i]))
-            p1 = (int(px[i] + drift[i]), int(py[i] + length[i]))
-            thick = max(1, int(round(2 * radius[i])))
-            if kind == "snow" and length[i] < 2 * radius[i] + 1:
-                cv2.circle(cover, p0, max(1, int(round(radius[i]))), a, -1, cv2.LINE_AA)
+        order = np.argsort(-z)  # far first, near on top
+        x0, y0 = px.astype(np.int32), py.astype(np.int32)
+        x1, y1 = (px + drift).astype(np.int32), (py + length).astype(np.int32)
+        thick = np.maximum(1, np.rint(2 * radius)).astype(np.int32)
+        rad = np.maximum(1, np.rint(radius)).astype(np.int32)
+        dots = (length < 2 * radius + 1) if kind == "snow" else np.zeros(count, bool)
+        cols = [a.tolist() for a in (x0, y0, x1, y1, thick, rad, np.minimum(alpha, 1.0), dots)]
+        for i in order.tolist():
+            if cols[7][i]:
+                cv2.circle(cover, (cols[0][i], cols[1][i]), cols[5][i], cols[6][i], -1, cv2.LINE_AA)
             else:
-                cv2.line(cover, p0, p1, a, thick, cv2.LINE_AA)
+                cv2.line(cover, (cols[0][i], cols[1][i]), (cols[2][i], cols[3][i]), cols[6][i], cols[4][i], cv2.LINE_AA)
         np.clip(cover, 0.0, 1.0, out=cover)
         image *= (1.0 - cover)[..., None]
         image += cover[..., None] * brightness[None, None, :]

@@ -44,6 +44,11 @@ def exposure_gain(key: float) -> float:
 def encode(radiance: np.ndarray, gain: float) -> np.ndarray:
     """uint8 sRGB image of ``radiance`` (H, W, 3) scaled by ``gain``."""
     x = radiance * np.float32(gain)
-    x = x * (1.0 + x * np.float32(1.0 / WHITE**2)) / (1.0 + x)
-    idx = np.clip(x * (_LUT_SIZE - 1), 0, _LUT_SIZE - 1).astype(np.int16)
-    return SRGB_LUT[idx]
+    num = x * np.float32(1.0 / WHITE**2)
+    num += 1.0
+    num *= x
+    x += 1.0
+    num /= x
+    num *= _LUT_SIZE - 1
+    np.minimum(num, _LUT_SIZE - 1, out=num)
+    return SRGB_LUT[num.astype(np.int16)]

@@ -25,9 +25,11 @@ LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 SOLAR_CONSTANT_LUX = 126_000.0
 SUN_ANGULAR_RADIUS = math.radians(0.27)
 RAYLEIGH_RGB = np.array([0.03, 0.07, 0.16])  # extra optical depth per air mass, per channel (model values)
-HEADLIGHT_CD = 18_000.0  # cd on the low-beam axis
-HEADLIGHT_CONE = (math.radians(12.0), math.radians(28.0))  # full intensity inside, zero outside
-HEADLIGHT_PITCH = math.radians(-2.0)
+HEADLIGHT_CD = 18_000.0  # cd at the low-beam peak
+HEADLIGHT_PEAK = math.radians(-1.5)  # elevation of the peak
+HEADLIGHT_SPREAD = (math.radians(12.0), math.radians(2.5))  # Gaussian sigma: horizontal, vertical below the peak
+HEADLIGHT_CUTOFF = math.radians(0.3)  # no light above this elevation
+HEADLIGHT_CUTOFF_SOFTNESS = math.radians(1.5)
 HEADLIGHT_POS = ((3.7, 0.65, 0.7), (3.7, -0.65, 0.7))  # ego frame, m
 
 
@@ -96,11 +98,11 @@ def daylight(conditions: Conditions) -> Lighting:
     e_twilight = 500.0 * math.exp(min(alt_deg, 0.0) / 1.3)
     e_sky = e_day + e_twilight + 0.01  # 0.01 lux: urban sky glow at night
     low = min(1.0, max(0.0, 1.0 - alt_deg / 15.0))
-    blue = _norm(np.array([0.45, 0.62, 1.0]))
+    blue = _norm(np.array([0.3, 0.5, 1.0]))
     sky_tint = _norm((1 - c) * blue + c * _norm(np.array([1.0, 1.0, 1.0])))
     sky_rgb = (e_sky * sky_tint).astype(np.float32)
     mean_l = e_sky / math.pi
-    horizon_tint = _norm((1 - low) * _norm(np.array([0.85, 0.9, 1.0])) + low * _norm(np.array([1.0, 0.72, 0.5])))
+    horizon_tint = _norm((1 - low) * _norm(np.array([0.7, 0.8, 1.0])) + low * _norm(np.array([1.0, 0.72, 0.5])))
     horizon = 1.4 * mean_l * horizon_tint
     zenith = 0.7 * mean_l * blue
     horizontal = float(sun_rgb @ LUMA) * max(math.sin(alt), 0.0) + e_sky
@@ -109,8 +111,18 @@ def daylight(conditions: Conditions) -> Lighting:
                     horizon.astype(np.float32), float(c), airlight.astype(np.float32))
 
 
-def spot_falloff(cos_angle: np.ndarray) -> np.ndarray:
-    """Headlight cone: 1 inside the inner cone, smooth step to 0 at the outer cone."""
-    inner, outer = math.cos(HEADLIGHT_CONE[0]), math.cos(HEADLIGHT_CONE[1])
-    x = np.clip((cos_angle - outer) / (inner - outer), 0.0, 1.0)
-    return x * x * (3 - 2 * x)
+def headlight_pattern(v_ego: np.ndarray, inv_distance: np.ndarray) -> np.ndarray:
+    """Relative low-beam intensity (0..1) towards directions ``v_ego`` (N, 3, ego axes, unnormalised).
+
+    Peak at ``HEADLIGHT_PEAK`` below the horizon; Gaussian spread ``HEADLIGHT_SPREAD``
+    (horizontal, vertical, rad) below the peak; a sharp cut-off above the horizon that
+    keeps glare out of oncoming drivers' eyes (model of an ECE low beam).
+    """
+    sin_el = v_ego[:, 2] * inv_distance
+    el = np.arcsin(np.clip(sin_el, -1.0, 1.0))
+    az = np.arctan2(v_ego[:, 1], np.maximum(v_ego[:, 0], 1e-6))
+    forward = v_ego[:, 0] > 0
+    below = np.minimum(el - HEADLIGHT_PEAK, 0.0) / HEADLIGHT_SPREAD[1]
+    cutoff = np.clip((HEADLIGHT_CUTOFF - el) / HEADLIGHT_CUTOFF_SOFTNESS, 0.0, 1.0)
+    horizontal = az / HEADLIGHT_SPREAD[0]
+    return np.where(forward, np.exp(-0.5 * (below * below + horizontal * horizontal)) * cutoff, 0.0).astype(np.float32)

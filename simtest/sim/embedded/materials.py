@@ -53,6 +53,8 @@ MATERIALS: tuple[Material, ...] = (
     Material("trousers", (0.1, 0.11, 0.15), 0.3, snow=False),
     Material("bike_frame", (0.2, 0.2, 0.22), 0.35, snow=False),
     Material("concrete", (0.5, 0.5, 0.48), 0.3),
+    Material("head_light_off", (0.85, 0.85, 0.8), 0.9, snow=False),
+    Material("tail_light_off", (0.5, 0.04, 0.03), 0.9, snow=False),
 )
 """The fixed material table; an index into it is a material id."""
 

@@ -4,7 +4,9 @@ A RaycastingScene cannot move meshes, so the scene is rebuilt every frame from
 two geometries: the merged static world (geometry 0) and all actors merged
 (geometry 1). Per-triangle arrays map a hit to its material and its actor.
 A second, actors-only scene answers "which actors would this ray cross if
-nothing occluded them" for the visible-fraction ground truth.
+nothing occluded them" for the visible-fraction ground truth. ``ray_log``, when
+given a list, records every batch of rays cast (for the benchmark's bare-Embree
+reference).
 """
 
 from __future__ import annotations
@@ -46,13 +48,21 @@ def _tensor(a: np.ndarray):  # noqa: ANN202 - an open3d.core.Tensor
 class FrameScene:
     """Static world + actors of one frame, ready to cast rays."""
 
-    def __init__(self, static: Mesh, actors: Mesh, actor_of_triangle: np.ndarray, nthreads: int = 0) -> None:
+    def __init__(self, static: Mesh, actors: Mesh, actor_of_triangle: np.ndarray, nthreads: int = 0,
+                 ray_log: list[tuple[str, np.ndarray]] | None = None) -> None:
         o3d = import_open3d()
         self.nthreads = nthreads
+        self.ray_log = ray_log
         self.scene = o3d.t.geometry.RaycastingScene()
         self.scene.add_triangles(_tensor(static.vertices), _tensor(static.triangles))
-        self._materials = [static.materials, actors.materials]
-        self._actor_of = actor_of_triangle.astype(np.int32)
+        # per-triangle lookups over both geometries: index = primitive id + offset of its geometry,
+        # with one trailing "miss" entry
+        self._offset = np.array([0, static.num_triangles], np.int64)
+        self._material_of = np.concatenate([static.materials, actors.materials, [-1]]).astype(np.int32)
+        self._actor_of = np.concatenate(
+            [np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32), [-1]]
+        )
+        self._actor_tri = actor_of_triangle.astype(np.int32)
         self._actors = actors
         self._actors_only = None
         if actors.num_triangles:
@@ -60,26 +70,24 @@ class FrameScene:
 
     def cast(self, rays: np.ndarray) -> Hits:
         """First hits of ``rays`` (N, 6) float32: origin xyz, unit direction xyz."""
+        if self.ray_log is not None:
+            self.ray_log.append(("cast", rays))
         out = self.scene.cast_rays(_tensor(rays), nthreads=self.nthreads)
         t = out["t_hit"].numpy()
         geom = out["geometry_ids"].numpy()
         prim = out["primitive_ids"].numpy()
         normal = out["primitive_normals"].numpy()
-        hit = np.isfinite(t)
-        is_actor = hit & (geom == 1)
-        is_static = hit & (geom == 0)
-        material = np.full(t.shape, -1, np.int32)
-        material[is_static] = self._materials[0][prim[is_static]]
-        actor = np.full(t.shape, -1, np.int32)
-        if self._actors.num_triangles:
-            material[is_actor] = self._materials[1][prim[is_actor]]
-            actor[is_actor] = self._actor_of[prim[is_actor]]
-        flip = np.einsum("ij,ij->i", normal, rays[:, 3:6]) > 0
-        normal[flip] *= -1
-        return Hits(t, normal, material, actor)
+        miss = len(self._material_of) - 1
+        tri = np.where(np.isfinite(t), prim.astype(np.int64) + self._offset[np.minimum(geom, 1)], miss)
+        d = rays[:, 3:6]
+        facing = normal[:, 0] * d[:, 0] + normal[:, 1] * d[:, 1] + normal[:, 2] * d[:, 2]
+        normal *= np.where(facing > 0, np.float32(-1), np.float32(1))[:, None]
+        return Hits(t, normal, self._material_of.take(tri), self._actor_of.take(tri))
 
     def occluded(self, rays: np.ndarray, tfar: float | np.ndarray = np.inf) -> np.ndarray:
         """Whether each ray (N, 6) meets any surface before ``tfar`` (shadow rays)."""
+        if self.ray_log is not None:
+            self.ray_log.append(("occlusion", rays))
         if np.ndim(tfar) == 0:
             out = self.scene.test_occlusions(_tensor(rays), tfar=float(tfar), nthreads=self.nthreads)
             return out.numpy().astype(bool)
@@ -91,13 +99,15 @@ class FrameScene:
         counts = np.zeros(num_actors, np.int64)
         if not self._actors.num_triangles or not len(rays):
             return counts
+        if self.ray_log is not None:
+            self.ray_log.append(("list", rays))
         if self._actors_only is None:
             o3d = import_open3d()
             self._actors_only = o3d.t.geometry.RaycastingScene()
             self._actors_only.add_triangles(_tensor(self._actors.vertices), _tensor(self._actors.triangles))
         out = self._actors_only.list_intersections(_tensor(rays), nthreads=self.nthreads)
         ray_ids = out["ray_ids"].numpy().astype(np.int64)
-        actor = self._actor_of[out["primitive_ids"].numpy()].astype(np.int64)
+        actor = self._actor_tri[out["primitive_ids"].numpy()].astype(np.int64)
         pairs = np.unique(ray_ids * num_actors + actor)
         return np.bincount(pairs % num_actors, minlength=num_actors)
 

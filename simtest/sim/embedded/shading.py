@@ -3,8 +3,8 @@
 Surfaces are Lambertian: ``L = albedo / pi * E`` with the irradiance ``E`` from
 the sun (ray-cast shadows), the sky dome (hemispherical ambient, ``(1 + n_z)/2``
 of the horizontal sky illuminance), light bounced off the ground, street lamps
-(cosine-weighted downward emitters, inverse-square) and the ego's headlights
-(spot cones, inverse-square). Wet road-like surfaces darken (light trapped in
+(cosine-weighted downward emitters, inverse-square) and the ego's low-beam
+headlights (a beam pattern with a sharp cut-off above the horizon, inverse-square). Wet road-like surfaces darken (light trapped in
 the water film) and mirror the sky with Fresnel reflectance, plus a glossy sun
 glint. Snow whitens upward-facing surfaces. Missed rays see the sky dome and the
 sun's disc; a sun in view adds veiling glare after Stiles–Holladay
@@ -13,115 +13,177 @@ sun's disc; a sun in view adds veiling glare after Stiles–Holladay
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from perturbations.lidar.weather import WET_DARKENING, fresnel_reflectance
-from simtest.sim.embedded.lighting import (
-    HEADLIGHT_CD,
-    LUMA,
-    SUN_ANGULAR_RADIUS,
-    Lighting,
-    spot_falloff,
-)
+from simtest.sim.embedded.lighting import HEADLIGHT_CD, LUMA, SUN_ANGULAR_RADIUS, Lighting, headlight_pattern
 from simtest.sim.embedded.materials import MaterialArrays
-from simtest.sim.embedded.scene import SURFACE_OFFSET, FrameScene, Hits, rays_from
+from simtest.sim.embedded.scene import SURFACE_OFFSET, FrameScene, Hits
 
 GROUND_BOUNCE = 0.15  # mean albedo of the surroundings for light reflected onto vertical faces
 SNOW_ALBEDO = 0.85
 GLINT_EXPONENT = 300.0  # Phong exponent of the wet-road sun glint
 LAMP_RGB = np.array([1.08, 0.98, 0.78], np.float32)  # warm white, luminance ~1
 HEADLIGHT_RGB = np.array([1.0, 1.0, 0.97], np.float32)
-LAMP_REACH = 70.0  # m, street lamps farther than this from the camera are ignored
+LAMP_REACH = 90.0  # m, street lamps farther than this from the camera are ignored
+LAMP_RADIUS = 25.0  # m, a lamp lights points within this box around it (< 0.2 lux beyond)
 
 
 @dataclass(frozen=True)
 class LightRig:
     """Artificial light of one frame (world frame): lamp heads (K, 3) with their intensity
-    straight down (cd), headlight positions (2, 3) and axis (3,) with intensity (cd)."""
+    straight down (cd), headlight positions (H, 3), the ego's rotation ``headlight_frame``
+    (3x3, ego axes as rows: world -> ego) and the peak intensity (cd)."""
 
     lamps: np.ndarray
     lamp_cd: float
     headlights: np.ndarray
-    headlight_axis: np.ndarray
+    headlight_frame: np.ndarray
     headlight_cd: float = HEADLIGHT_CD
 
 
 @dataclass(frozen=True)
 class SurfaceParams:
     """Per-episode surface state: materials (emissive already switched), wetness 0..1,
-    snow cover 0..1 on upward-facing snow-collecting surfaces, shadows on or off."""
+    snow cover 0..1 on upward-facing snow-collecting surfaces, shadows on or off.
+    ``albedo`` is the material albedo with wet road-like surfaces darkened."""
 
     materials: MaterialArrays
     wetness: float
     snow_cover: float
     shadows: bool
 
+    @property
+    def albedo(self) -> np.ndarray:
+        return _wet_albedo(self.materials, self.wetness)
 
-def surface_radiance(
+
+@functools.lru_cache(maxsize=8)
+def _wet_albedo_cached(albedo: bytes, wettable: bytes, wetness: float) -> np.ndarray:
+    a = np.frombuffer(albedo, np.float32).reshape(-1, 3).copy()
+    w = np.frombuffer(wettable, bool)
+    a[w] *= (1 - wetness) + wetness * WET_DARKENING
+    return a
+
+
+def _wet_albedo(materials: MaterialArrays, wetness: float) -> np.ndarray:
+    return _wet_albedo_cached(materials.albedo.tobytes(), materials.wettable.tobytes(), float(wetness))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of two (N, 3) arrays."""
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+
+
+def _lamp_weight(p: np.ndarray, n: np.ndarray, lamps: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Sum over street lamps of ``cos_emit * cos_in / d^2`` (lux per cd) at points ``p`` with normals ``n``."""
+    w = np.zeros(len(p), np.float32)
+    near = lamps[np.linalg.norm(lamps - origin, axis=1) < LAMP_REACH]
+    for lamp in near:
+        close = np.flatnonzero((np.abs(p[:, 0] - lamp[0]) < LAMP_RADIUS) & (np.abs(p[:, 1] - lamp[1]) < LAMP_RADIUS))
+        if not len(close):
+            continue
+        v = lamp[None, :] - p.take(close, axis=0)
+        d2 = np.maximum(_dot(v, v), 0.25)
+        inv = 1.0 / np.sqrt(d2)
+        cos_in = np.maximum(_dot(n.take(close, axis=0), v) * inv, 0.0)
+        w[close] += np.maximum(v[:, 2] * inv, 0.0) * cos_in / d2
+    return w
+
+
+def _headlight_weight(p: np.ndarray, n: np.ndarray, rig: LightRig) -> np.ndarray:
+    """Sum over the ego's headlights of ``I(direction) * cos_in / d^2`` (lux)."""
+    w = np.zeros(len(p), np.float32)
+    for lamp in rig.headlights:
+        v = p - lamp[None, :]
+        d2 = np.maximum(_dot(v, v), 0.25)
+        inv = 1.0 / np.sqrt(d2)
+        beam = headlight_pattern(v @ rig.headlight_frame.T, inv)
+        cos_in = np.maximum(-_dot(n, v) * inv, 0.0)
+        w += rig.headlight_cd * beam * cos_in / d2
+    return w
+
+
+def _points(origin: np.ndarray, dirs: np.ndarray, t: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """Hit points (N, 3); misses get the ray origin."""
+    return origin[None, :] + dirs * np.where(hit, t, 0.0).astype(np.float32)[:, None]
+
+
+def shade(
     scene: FrameScene,
     hits: Hits,
-    idx: np.ndarray,
     origin: np.ndarray,
     dirs: np.ndarray,
     light: Lighting,
     rig: LightRig,
     surf: SurfaceParams,
 ) -> np.ndarray:
-    """Radiance (len(idx), 3) of the surfaces hit by rays ``idx`` (unit ``dirs`` (N, 3), one ``origin``)."""
-    d = dirs[idx]
-    t = hits.t[idx][:, None]
-    n = hits.normal[idx]
-    mat = hits.material[idx]
-    p = origin[None, :] + d * t
-    albedo = surf.materials.albedo[mat]
+    """Radiance (N, 3) along unit world rays ``dirs`` (N, 3) from ``origin``: surfaces where they hit, sky elsewhere."""
+    hit = hits.hit
+    n = hits.normal
+    mat = hits.material  # -1 on a miss: the last table row, overwritten by the sky below
     nz = n[:, 2]
-    if surf.snow_cover > 0:
-        snowy = surf.materials.snow[mat] & (nz > 0.6)
-        albedo[snowy] = albedo[snowy] * (1 - surf.snow_cover) + SNOW_ALBEDO * surf.snow_cover
-    wet = surf.materials.wettable[mat] if surf.wetness > 0 else None
-    if wet is not None:
-        albedo[wet] *= (1 - surf.wetness) + surf.wetness * WET_DARKENING
+    points = None if not (len(rig.lamps) or len(rig.headlights)) else _points(origin, dirs, hits.t, hit)
     horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
-    E = light.sky_rgb[None, :] * (0.5 + 0.5 * nz)[:, None]
-    E += (GROUND_BOUNCE * horizontal * (0.5 - 0.5 * nz))[:, None].astype(np.float32)
+    k = 2 + light.sun_up + bool(len(rig.lamps)) + bool(len(rig.headlights))
+    W = np.empty((len(dirs), k), np.float32)
+    W[:, 0] = nz
+    W[:, 0] *= 0.5
+    W[:, 1] = 0.5 - W[:, 0]
+    W[:, 0] += 0.5
+    colours = [light.sky_rgb, np.full(3, GROUND_BOUNCE * horizontal, np.float32)]
+    col = 2
     if light.sun_up:
-        ndl = n @ light.sun_dir
-        lit = np.flatnonzero(ndl > 0)
-        if surf.shadows and len(lit):
-            shadow_rays = rays_from(p[lit] + n[lit] * SURFACE_OFFSET, np.broadcast_to(light.sun_dir, (len(lit), 3)))
+        ndl = W[:, col]
+        np.matmul(n, light.sun_dir, out=ndl)
+        np.maximum(ndl, 0.0, out=ndl)
+        if surf.shadows:
+            lit = np.flatnonzero((ndl > 0) & hit)
+            start = dirs.take(lit, axis=0)
+            start *= hits.t.take(lit)[:, None]
+            start += n.take(lit, axis=0) * np.float32(SURFACE_OFFSET)
+            start += origin
+            shadow_rays = np.empty((len(lit), 6), np.float32)
+            shadow_rays[:, :3] = start
+            shadow_rays[:, 3:] = light.sun_dir
             ndl[lit[scene.occluded(shadow_rays)]] = 0.0
-        E += np.maximum(ndl, 0.0)[:, None] * light.sun_rgb[None, :]
+        colours.append(light.sun_rgb)
+        col += 1
     if len(rig.lamps):
-        near = rig.lamps[np.linalg.norm(rig.lamps - origin, axis=1) < LAMP_REACH]
-        for lamp in near:
-            v = lamp[None, :] - p
-            d2 = np.maximum(np.einsum("ij,ij->i", v, v), 0.25)
-            inv = 1.0 / np.sqrt(d2)
-            cos_emit = np.maximum(v[:, 2] * inv, 0.0)
-            cos_in = np.maximum(np.einsum("ij,ij->i", n, v) * inv, 0.0)
-            E += (rig.lamp_cd * cos_emit * cos_in / d2)[:, None] * LAMP_RGB[None, :]
-    for lamp in rig.headlights:
-        v = p - lamp[None, :]
-        d2 = np.maximum(np.einsum("ij,ij->i", v, v), 0.25)
-        inv = 1.0 / np.sqrt(d2)
-        cone = spot_falloff((v @ rig.headlight_axis) * inv)
-        cos_in = np.maximum(-np.einsum("ij,ij->i", n, v) * inv, 0.0)
-        E += (rig.headlight_cd * cone * cos_in / d2)[:, None] * HEADLIGHT_RGB[None, :]
-    L = albedo * (E * np.float32(1 / math.pi))
-    L += surf.materials.emissive[mat][:, None] * LAMP_RGB[None, :]
-    if wet is not None and wet.any():
-        w = np.flatnonzero(wet)
-        dn = np.einsum("ij,ij->i", d[w], n[w])
-        refl = d[w] - 2 * dn[:, None] * n[w]
+        W[:, col] = rig.lamp_cd * _lamp_weight(points, n, rig.lamps, origin)
+        colours.append(LAMP_RGB)
+        col += 1
+    if len(rig.headlights):
+        W[:, col] = _headlight_weight(points, n, rig)
+        colours.append(HEADLIGHT_RGB)
+    L = W @ (np.stack(colours).astype(np.float32) / np.float32(math.pi))  # irradiance / pi
+    albedo = surf.albedo.take(mat, axis=0)
+    if surf.snow_cover > 0:
+        snowy = np.flatnonzero(surf.materials.snow.take(mat) & (nz > 0.6))
+        albedo[snowy] = albedo[snowy] * (1 - surf.snow_cover) + SNOW_ALBEDO * surf.snow_cover
+    L *= albedo
+    if surf.materials.emissive.any():
+        emissive = surf.materials.emissive.take(mat)
+        glow = np.flatnonzero(emissive > 0)
+        L[glow] += emissive[glow, None] * LAMP_RGB[None, :]
+    if surf.wetness > 0:
+        wet = np.flatnonzero(surf.materials.wettable.take(mat) & hit)
+        dw, nw = dirs.take(wet, axis=0), n.take(wet, axis=0)
+        dn = _dot(dw, nw)
+        refl = dw - 2 * dn[:, None] * nw
         F = fresnel_reflectance(np.clip(-dn, 0.0, 1.0)).astype(np.float32)
-        L[w] += (surf.wetness * F)[:, None] * light.sky_radiance(refl)
+        gloss = light.sky_radiance(refl)
         if light.sun_up:
-            glint = np.maximum(refl @ light.sun_dir, 0.0) ** GLINT_EXPONENT * (GLINT_EXPONENT + 2) / (2 * math.pi)
-            L[w] += (surf.wetness * F * glint)[:, None] * light.sun_rgb[None, :]
-    return L.astype(np.float32, copy=False)
+            glint = np.maximum(refl @ light.sun_dir, 0.0) ** GLINT_EXPONENT * ((GLINT_EXPONENT + 2) / (2 * math.pi))
+            gloss += glint[:, None] * light.sun_rgb[None, :]
+        L[wet] += (surf.wetness * F)[:, None] * gloss
+    miss = np.flatnonzero(~hit)
+    L[miss] = sky_radiance(dirs.take(miss, axis=0), light)
+    return L
 
 
 def sky_radiance(dirs: np.ndarray, light: Lighting) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from simtest.scenario import ActorSpec
 from simtest.sim.embedded.camera import CameraRender, CameraRenderer
-from simtest.sim.embedded.scene import FrameScene, rays_from
+from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.ground_truth import PathConfig, path_flags
 from simtest.types import CLASSES, Objects, box_corners, invert_transform, project_points, transform_boxes
 
@@ -50,9 +50,7 @@ def _pixel_boxes(renderer: CameraRenderer, boxes_ego: np.ndarray) -> list[tuple[
     return out
 
 
-def visible_fractions(
-    renderer: CameraRenderer, render: CameraRender, scene: FrameScene, T_world_from_ego: np.ndarray, boxes_ego: np.ndarray
-) -> np.ndarray:
+def visible_fractions(renderer: CameraRenderer, render: CameraRender, scene: FrameScene, boxes_ego: np.ndarray) -> np.ndarray:
     """Visible fraction (N,) of each actor in one camera (0 when outside the view)."""
     n = len(boxes_ego)
     visible = np.bincount(render.actor[render.actor >= 0].ravel(), minlength=n)[:n]
@@ -65,8 +63,7 @@ def visible_fractions(
     pix = np.flatnonzero(mask)
     if not len(pix):
         return np.zeros(n)
-    origin, dirs, _ = renderer.world_rays(T_world_from_ego)
-    full = scene.unoccluded_actor_counts(rays_from(origin, dirs[pix]), n)
+    full = scene.unoccluded_actor_counts(render.rays[pix], n)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(full > 0, visible / np.maximum(full, 1), 0.0)
     return np.clip(frac, 0.0, 1.0)

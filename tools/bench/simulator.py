@@ -1,0 +1,106 @@
+"""Benchmark the embedded simulator against bare Embree casting of the same rays.
+
+Default rig: front camera 640x384 with shadows + 64-beam x 1024-step lidar.
+For each timed frame the simulator records every ray batch it cast (camera
+rays, shadow rays, lidar rays, the visibility ground truth's listing); the
+reference then casts exactly those batches, with the same Open3D calls, into
+one scene holding the same meshes (built once, not timed). Targets: frame time
+<= 1.5 x bare cast time, >= 12 frames/s, peak memory < 1 GiB.
+
+    OPENBLAS_NUM_THREADS=1 python tools/bench/simulator.py [--scenario NAME] [--conditions PRESET] [--frames N]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS threads halve Embree's speed
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from simtest.open3d_loader import import_open3d  # noqa: E402
+from simtest.scenario import load_scenario  # noqa: E402
+from simtest.sim.base import PRESETS  # noqa: E402
+from simtest.sim.embedded import EmbeddedSimulator  # noqa: E402
+from simtest.sim.embedded.scene import FrameScene  # noqa: E402
+
+
+def bare_cast_seconds(scene: FrameScene, log: list[tuple[str, np.ndarray]]) -> float:
+    """Time to cast the logged ray batches into ``scene`` with the same Open3D calls."""
+    o3d = import_open3d()
+    tensors = [(kind, o3d.core.Tensor.from_numpy(np.ascontiguousarray(r))) for kind, r in log]
+    start = time.perf_counter()
+    for kind, rays in tensors:
+        if kind == "cast":
+            scene.scene.cast_rays(rays)
+        elif kind == "occlusion":
+            scene.scene.test_occlusions(rays)
+        else:
+            if scene._actors_only is None:
+                scene.unoccluded_actor_counts(np.zeros((0, 6), np.float32), 1)
+            scene._actors_only.list_intersections(rays) if scene._actors_only is not None else None
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="pedestrian_group_crosswalk")
+    ap.add_argument("--conditions", default="clear_noon", choices=sorted(PRESETS))
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    scenario = load_scenario(args.scenario)
+    sim = EmbeddedSimulator()
+    sim.reset(scenario, PRESETS[args.conditions], seed=args.seed)
+    for _ in range(args.warmup):
+        sim.step()
+    frame_s, bare_s, build_s, rays = [], [], [], []
+    for _ in range(args.frames):
+        log: list[tuple[str, np.ndarray]] = []
+        sim.ray_log = log
+        start = time.perf_counter()
+        frame = sim.step()
+        frame_s.append(time.perf_counter() - start)
+        sim.ray_log = None
+        # the same meshes in a fresh scene (build timed separately)
+        ep = sim._episode
+        t = frame.timestamp
+        placed = ep.actors.place(ep.scenario.actor_states(t))
+        b0 = time.perf_counter()
+        ref = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle)
+        ref.scene.cast_rays(import_open3d().core.Tensor(np.zeros((1, 6), np.float32)))  # BVH is built lazily
+        build_s.append(time.perf_counter() - b0)
+        ref.unoccluded_actor_counts(np.zeros((0, 6), np.float32), 1)
+        bare_s.append(bare_cast_seconds(ref, log))
+        rays.append(sum(len(r) for _, r in log))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    f, b, bd = statistics.median(frame_s), statistics.median(bare_s), statistics.median(build_s)
+    rows = [
+        ("scenario / conditions", f"{args.scenario} / {args.conditions}", ""),
+        ("triangles (static + actors)", f"{ep.world.mesh.num_triangles} + {placed.mesh.num_triangles}", ""),
+        ("rays cast per frame", f"{int(statistics.median(rays)):,}", ""),
+        ("frame time (median)", f"{f * 1e3:.1f} ms", ""),
+        ("bare Embree cast, same rays", f"{b * 1e3:.1f} ms", ""),
+        ("scene build (BVH), per frame", f"{bd * 1e3:.1f} ms", "included in frame time"),
+        ("frame / bare cast", f"{f / b:.2f} x", "target <= 1.5 x " + ("PASS" if f / b <= 1.5 else "MISS")),
+        ("frames per second", f"{1 / f:.1f}", "target >= 12 " + ("PASS" if 1 / f >= 12 else "MISS")),
+        ("peak memory (max RSS)", f"{peak_mib:.0f} MiB", "target < 1024 MiB " + ("PASS" if peak_mib < 1024 else "MISS")),
+        ("cores / load average", f"{os.cpu_count()} / {os.getloadavg()[0]:.2f}", "shared machine: figures are noisy"),
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{w0}}  {value:>{w1}}  {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
