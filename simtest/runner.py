@@ -5,7 +5,8 @@ result rows: for each of E episodes it resets the simulator (the episode seed
 depends only on the root seed, the scenario and its parameters, so cells that
 differ in weather or perturbation see the same world), simulates warm-up frames,
 then F recorded frames: simulator -> perturbations (drawn from the cell's
-streams, their Params recorded) -> detector -> matching -> rows. A cell that
+streams, their Params recorded) -> detector (an episode's frames in one call,
+so that the model can batch them) -> matching -> rows. A cell that
 raises (simulator crash, time-out, model error, NaN output) is retried with a
 fresh simulator up to ``retries`` times, then reported failed with its error.
 
@@ -280,37 +281,38 @@ class CellWorker:
                 sim.step()
             t["sim"] += time.perf_counter() - t0
             history: deque[Frame] = deque(maxlen=max(spec.history, 1))
-            keyframe: tuple[tuple[int, int, int], Frame, Detections] | None = None
+            pframes: list[Frame] = []
             for step in range(spec.frames):
                 t0 = time.perf_counter()
                 frame = sim.step()
                 t1 = time.perf_counter()
                 history.append(frame)
                 pframe, records = perturb_frame(frame, list(history), setup, cell.seed, episode, step)
-                t2 = time.perf_counter()
-                detections = detector.predict([pframe])
-                t3 = time.perf_counter()
-                if len(detections) != 1 or not isinstance(detections[0], Detections):
-                    raise ValueError(
-                        f"model {getattr(detector, 'name', type(detector).__name__)}: predict([frame]) must return "
-                        f"a list of one Detections, got {type(detections).__name__} of length {len(detections)}"
-                    )
-                det = detections[0]
-                frame_rows = result_rows(pframe, det, spec.match, episode=episode, seed=ep_seed)
-                rows.append(frame_rows)
+                pframes.append(pframe)
                 if records:
                     applied.append({"episode": episode, "frame": int(pframe.index), "step": step, "applied": records})
+                t["sim"] += t1 - t0
+                t["perturb"] += time.perf_counter() - t1
+            t0 = time.perf_counter()
+            detections = detector.predict(pframes)  # one call per episode: the model batches
+            t["model"] += time.perf_counter() - t0
+            if len(detections) != len(pframes) or not all(isinstance(d, Detections) for d in detections):
+                raise ValueError(
+                    f"model {getattr(detector, 'name', type(detector).__name__)}: predict(frames) must return one "
+                    f"Detections per frame ({len(pframes)}), got {type(detections).__name__} of length {len(detections)}"
+                )
+            t0 = time.perf_counter()
+            keyframe: tuple[tuple[int, int, int], Frame, Detections] | None = None
+            for step, (pframe, det) in enumerate(zip(pframes, detections)):
+                frame_rows = result_rows(pframe, det, spec.match, episode=episode, seed=ep_seed)
+                rows.append(frame_rows)
                 if spec.thumbnails:
                     gt = frame_rows[frame_rows["row_type"] == "gt"]
                     missed = ~gt["detected"].astype(bool)
                     key = (int((missed & gt["critical"]).sum()), int(missed.sum()), step)
                     if keyframe is None or key >= keyframe[0]:
                         keyframe = (key, pframe, det)
-                t4 = time.perf_counter()
-                t["sim"] += t1 - t0
-                t["perturb"] += t2 - t1
-                t["model"] += t3 - t2
-                t["match"] += t4 - t3
+            t["match"] += time.perf_counter() - t0
             if keyframe is not None:
                 t0 = time.perf_counter()
                 thumbs.update(render_thumbnails(keyframe[1], keyframe[2], episode))
