@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from perturbations.lidar.weather import WET_DARKENING, fresnel_reflectance
 from simtest.sim.embedded.lighting import HEADLIGHT_CD, LUMA, SUN_ANGULAR_RADIUS, Lighting, headlight_pattern
 from simtest.sim.embedded.materials import MaterialArrays
 from simtest.sim.embedded.scene import SURFACE_OFFSET, FrameScene, Hits
+
+if TYPE_CHECKING:
+    from simtest.sim.embedded.patches import PatchFrame
 
 GROUND_BOUNCE = 0.15  # mean albedo of the surroundings for light reflected onto vertical faces
 SNOW_ALBEDO = 0.85
@@ -121,8 +125,12 @@ def shade(
     light: Lighting,
     rig: LightRig,
     surf: SurfaceParams,
+    patches: PatchFrame | None = None,
 ) -> np.ndarray:
-    """Radiance (N, 3) along unit world rays ``dirs`` (N, 3) from ``origin``: surfaces where they hit, sky elsewhere."""
+    """Radiance (N, 3) along unit world rays ``dirs`` (N, 3) from ``origin``: surfaces where they hit, sky elsewhere.
+
+    ``patches``: the frame's textured patch quads (:mod:`.patches`); hits on them take the texture's albedo.
+    """
     hit = hits.hit
     n = hits.normal
     mat = hits.material  # -1 on a miss: the last table row, overwritten by the sky below
@@ -162,6 +170,8 @@ def shade(
         colours.append(HEADLIGHT_RGB)
     L = W @ (np.stack(colours).astype(np.float32) / np.float32(math.pi))  # irradiance / pi
     albedo = surf.albedo.take(mat, axis=0)
+    if patches is not None:
+        patches.apply_albedo(albedo, mat, _points(origin, dirs, hits.t, hit))
     if surf.snow_cover > 0:
         snowy = np.flatnonzero(surf.materials.snow.take(mat) & (nz > 0.6))
         albedo[snowy] = albedo[snowy] * (1 - surf.snow_cover) + SNOW_ALBEDO * surf.snow_cover
