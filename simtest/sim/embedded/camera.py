@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
 from simtest.sim.embedded.lighting import Lighting
 from simtest.sim.embedded.scene import FrameScene, Hits, rays_from
 from simtest.sim.embedded.shading import LightRig, SurfaceParams, shade, veiling_glare
+
+if TYPE_CHECKING:
+    from simtest.sim.embedded.patches import PatchFrame
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,13 @@ class CameraRenderer:
         conditions: Conditions,
         rng: np.random.Generator,
         ego_speed: float = 0.0,
+        patches: PatchFrame | None = None,
     ) -> CameraRender:
         """Cast, shade and expose one image."""
         h, w = self.spec.height, self.spec.width
         rays, dirs, origin, axis = self.world_rays(T_world_from_ego)
         hits = scene.cast(rays)
-        radiance = shade(scene, hits, origin, dirs, light, lights, surf)
+        radiance = shade(scene, hits, origin, dirs, light, lights, surf, patches)
         if light.sun_up and axis @ light.sun_dir > math.cos(self.half_diagonal):
             blocked = scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]
             glare = None if blocked else veiling_glare(dirs, light, axis, self.half_diagonal)
