@@ -10,7 +10,11 @@
         sim.reset(load_scenario("child_occluded"), PRESETS["night"], seed=0)
         frames = [sim.step() for _ in range(30)]
 
-Frame ``k`` shows the world at ``t = k * dt``. Every frame's randomness
+Frame ``k`` shows the world at ``t = k * dt``. Besides the sensors and
+``objects``, ``frame.meta["instance_ids"][camera]`` is an (H, W) int32 map of
+the object id seen in each pixel (0 = none): exact instance segmentation.
+
+Every frame's randomness
 (weather particles, lidar weather) comes from a generator seeded by
 ``(seed, frame index, sensor)``, so the same scenario, conditions and seed give
 byte-identical frames whatever ran before. Set ``OPENBLAS_NUM_THREADS=1``: numpy's
@@ -20,9 +24,9 @@ BLAS threads otherwise halve Embree's speed on small machines.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -34,6 +38,7 @@ from simtest.sim.embedded.camera import CameraRenderer
 from simtest.sim.embedded.lidar import LidarRenderer
 from simtest.sim.embedded.lighting import HEADLIGHT_POS, Lighting, daylight
 from simtest.sim.embedded.materials import MATERIAL_ID, MATERIALS, MaterialArrays, material_arrays, paint
+from simtest.sim.embedded.patches import EpisodePatches
 from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.embedded.shading import LightRig, SurfaceParams
 from simtest.sim.embedded.truth import actor_ids, frame_objects, visible_fractions
@@ -49,6 +54,9 @@ from simtest.types import (
     transform_boxes,
     wrap_angle,
 )
+
+if TYPE_CHECKING:
+    from perturbations.patch import Patch
 
 HEADLAMP_LUMINANCE = 2.0e4  # cd/m^2 of other vehicles' lit headlamps
 TAIL_LAMP_LUMINANCE = 300.0  # cd/m^2
@@ -66,6 +74,7 @@ class _Episode:
     actors: ActorLibrary
     light: Lighting
     surf: SurfaceParams
+    patches: EpisodePatches
     index: int = 0
 
 
@@ -119,8 +128,12 @@ class EmbeddedSimulator:
         """Drop the episode (scenes are rebuilt per frame, so nothing else is held)."""
         self._episode = None
 
-    def reset(self, scenario: Scenario | str, conditions: Conditions | str, seed: int) -> None:
-        """Start an episode; ``scenario`` may be a library name and ``conditions`` a preset name."""
+    def reset(self, scenario: Scenario | str, conditions: Conditions | str, seed: int, *,
+              patches: Sequence[Patch] = ()) -> None:
+        """Start an episode; ``scenario`` may be a library name and ``conditions`` a preset name.
+
+        ``patches``: physical patches (:class:`perturbations.patch.Patch`) worn by the actors they name.
+        """
         if isinstance(scenario, str):
             scenario = load_scenario(scenario)
         if isinstance(conditions, str):
@@ -137,7 +150,8 @@ class EmbeddedSimulator:
         world_rng = np.random.default_rng(np.random.SeedSequence([seed, _STREAM_WORLD]))
         world = build_world(scenario.world, world_rng, keep_clear, len(MATERIALS))
         paints = [paint(f"paint_{a.name}", a.color) for a in scenario.actors]
-        table = material_arrays(MATERIALS + world.materials + tuple(paints))
+        worn = EpisodePatches(patches, scenario.actors, len(MATERIALS) + len(world.materials) + len(paints))
+        table = material_arrays(MATERIALS + world.materials + tuple(paints) + worn.materials)
         emissive = np.zeros_like(table.emissive)
         if conditions.street_lights:
             emissive[MATERIAL_ID["lamp"]] = table.emissive[MATERIAL_ID["lamp"]]
@@ -154,7 +168,7 @@ class EmbeddedSimulator:
         self._episode = _Episode(
             scenario=scenario, conditions=conditions, seed=seed, world=world, materials=table,
             actors=ActorLibrary(scenario.actors, len(MATERIALS) + len(world.materials)),
-            light=daylight(conditions), surf=surf,
+            light=daylight(conditions), surf=surf, patches=worn,
         )
 
     def step(self) -> Frame:
@@ -167,20 +181,24 @@ class EmbeddedSimulator:
         scen = ep.scenario
         T_world_from_ego = _ego_transform(scen, t)
         ego = self._ego_state(scen, t, T_world_from_ego)
-        placed = ep.actors.place(scen.actor_states(t))
+        states = scen.actor_states(t)
+        placed, patch_frame = ep.patches.attach(ep.actors.place(states), states)
         scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log)
         lights = self._light_rig(ep, T_world_from_ego)
         n = len(scen.actors)
         ids = actor_ids(scen.actors)
         boxes_ego_for_vis = None
         cameras: dict[str, Camera] = {}
+        instances: dict[str, np.ndarray] = {}
         visible = np.zeros(n)
         for ci, (name, renderer) in enumerate(self.cameras.items()):
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_CAMERA, ci]))
             surf = ep.surf if renderer.spec.shadows == ep.surf.shadows else SurfaceParams(
                 ep.surf.materials, ep.surf.wetness, ep.surf.snow_cover, renderer.spec.shadows)
-            render = renderer.render(scene, T_world_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed)
+            render = renderer.render(scene, T_world_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed,
+                                     patches=patch_frame)
             cameras[name] = Camera(render.image, renderer.K, renderer.T_ego_from_cam, timestamp=t)
+            instances[name] = np.concatenate([ids, [0]])[render.actor].astype(np.int32)  # actor -1 -> 0
             if n:
                 if boxes_ego_for_vis is None:
                     boxes_ego_for_vis = transform_boxes(invert_transform(T_world_from_ego), placed.boxes)
@@ -200,7 +218,8 @@ class EmbeddedSimulator:
         ep.index += 1
         return Frame(
             index=k, timestamp=t, ego=ego, cameras=cameras, lidars=lidars, objects=objects,
-            meta={"simulator": "embedded", "scenario": scen.name, "params": dict(scen.values), "seed": ep.seed},
+            meta={"simulator": "embedded", "scenario": scen.name, "params": dict(scen.values), "seed": ep.seed,
+                  "instance_ids": instances},
         )
 
     # -- helpers --------------------------------------------------------------
