@@ -65,8 +65,15 @@ def vehicle(model: str, paint_id: int) -> tuple[Mesh, tuple[float, float, float]
         cab_rear = L / 2 - s.cabin_end * L
         cab_len = cab_front - cab_rear
         cabin_h = H - s.body_height - 0.06
-        parts.append(box(((cab_front + cab_rear) / 2, 0.0, s.body_height + cabin_h / 2), (cab_len, W * 0.94, cabin_h),
-                         M["window"], top_scale=(0.72, 0.88), top_shift=-0.08 * cab_len))
+        if cab_len > 0.6 * L:  # van: a painted box with a window band
+            parts.append(box(((cab_front + cab_rear) / 2, 0.0, s.body_height + cabin_h / 2),
+                             (cab_len, W * 0.98, cabin_h), paint_id, top_scale=(0.97, 0.97)))
+            parts.append(box(((cab_front + cab_rear) / 2 + 0.02, 0.0, s.body_height + cabin_h * 0.62),
+                             (cab_len * 0.96, W, cabin_h * 0.4), M["window"]))
+        else:
+            parts.append(box(((cab_front + cab_rear) / 2, 0.0, s.body_height + cabin_h / 2),
+                             (cab_len, W * 0.94, cabin_h), M["window"], top_scale=(0.72, 0.88),
+                             top_shift=-0.08 * cab_len))
         parts.append(box(((cab_front + cab_rear) / 2 - 0.08 * cab_len, 0.0, H - 0.03), (cab_len * 0.7, W * 0.82, 0.06),
                          paint_id))
     for sx in (-1, 1):
