@@ -1,6 +1,9 @@
 """What a cell's axis values mean to the runner.
 
-Known axes: ``scenario`` (a name in the scenario library), ``weather`` and
+Known axes: ``scenario`` (a name in the scenario library), ``patch`` (a
+physical adversarial patch: ``none``, ``random`` for the random-texture
+control, a library name or a patch ``.json``; see
+:mod:`perturbations.patch.library`), ``weather`` and
 ``lighting`` (levels of :mod:`simtest.conditions`), any :class:`Conditions`
 field (overrides), ``perturbation`` (a registered perturbation name, ``none``,
 or several joined by ``+``, applied in that order) with ``severity`` (0-5),
@@ -23,7 +26,7 @@ from simtest.seeding import canonical
 from simtest.sim.base import Conditions
 from simtest.sweep import NO_PERTURBATION, SweepPlan
 
-RUNNER_AXES = frozenset({"scenario", "weather", "lighting", "perturbation", "severity", "sample", "replicate"})
+RUNNER_AXES = frozenset({"scenario", "patch", "weather", "lighting", "perturbation", "severity", "sample", "replicate"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class CellSetup:
     conditions: Conditions = field(default_factory=Conditions)
     perturbations: tuple[str, ...] = ()
     severity: float = 0.0
+    patch: str | None = None
 
     @property
     def scene_key(self) -> str:
@@ -81,6 +85,7 @@ def cell_setup(axes: Mapping[str, Any], default_scenario: str | None, *, where: 
         conditions=compose_conditions(axes, where=where),
         perturbations=perts,
         severity=severity,
+        patch=None if axes.get("patch") in (None, "none") else str(axes["patch"]),
     )
 
 
@@ -120,3 +125,10 @@ def check_plan(plan: SweepPlan, default_scenario: str | None, load_scenario: Cal
                 loaded[name].with_params(setup.scenario_params)
             except (ValueError, TypeError) as e:
                 raise ConfigError(f"{where}: {e}") from None
+        if setup.patch is not None:
+            from perturbations.patch import resolve_axis_value
+
+            try:
+                resolve_axis_value(setup.patch, seed=plan.root_seed)
+            except ValueError as e:
+                raise ConfigError(f"{where}: axis patch: {e}") from None

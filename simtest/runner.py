@@ -273,10 +273,15 @@ class CellWorker:
         rows: list[pd.DataFrame] = []
         applied: list[dict[str, Any]] = []
         thumbs: dict[str, bytes] = {}
+        patches = {}
+        if setup.patch is not None:  # physical patches worn by the actors (same control texture in every cell)
+            from perturbations.patch import resolve_axis_value
+
+            patches = {"patches": resolve_axis_value(setup.patch, seed=spec.root_seed)}
         for episode in range(spec.episodes):
             ep_seed = derive_seed(spec.root_seed, "episode", setup.scene_key, episode)
             t0 = time.perf_counter()
-            sim.reset(scenario, setup.conditions, ep_seed)
+            sim.reset(scenario, setup.conditions, ep_seed, **patches)
             for _ in range(spec.warmup_frames):
                 sim.step()
             t["sim"] += time.perf_counter() - t0

@@ -67,7 +67,8 @@ class ScriptedSimulator:
     def close(self) -> None:
         self.closed = True
 
-    def reset(self, scenario: FakeScenario, conditions: Conditions, seed: int) -> None:
+    def reset(self, scenario: FakeScenario, conditions: Conditions, seed: int, *, patches: tuple = ()) -> None:
+        self.patches = tuple(patches)
         rng = np.random.default_rng(seed)
         n = getattr(scenario, "count", 3)  # real scenarios (simtest.scenario) get three objects
         boxes = np.zeros((n, 7))

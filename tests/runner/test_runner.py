@@ -207,3 +207,28 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     pd.testing.assert_frame_equal(helpers.sorted_rows(store), helpers.sorted_rows(reference))
     assert all(r.status == "done" for r in store.load_manifest().cells.values())
     assert not [p for p in store.cells_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_patch_axis_dresses_the_actors_and_keeps_the_world():
+    from simtest.config import AxisConfig, SweepConfig
+    from simtest.sweep import plan_sweep
+
+    plan = plan_sweep(SweepConfig(mode="grid", axes={"patch": AxisConfig(values=["none", "random"])},
+                                  baseline={"scenario": "approach"}, episodes=1, frames=2))
+    sims = []
+
+    def make():
+        sims.append(doubles.ScriptedSimulator())
+        return sims[-1]
+
+    worker = CellWorker(replace(helpers.spec(plan), make_simulator=make))
+    rows = {}
+    for cell in plan.cells:
+        out = worker.run(cell)
+        assert out.ok
+        rows[cell.axes["patch"]] = out.result.rows
+        if cell.axes["patch"] == "none":
+            assert sims[-1].patches == ()
+        else:
+            assert len(sims[-1].patches) >= 1 and all(p.name.startswith("random") for p in sims[-1].patches)
+    assert (rows["none"].seed == rows["random"].seed).all()  # same episode seed: paired comparison
