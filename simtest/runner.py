@@ -337,17 +337,14 @@ def render_thumbnails(frame: Frame, detections: Detections, episode: int, width:
     out: dict[str, bytes] = {}
     stem = f"ep{episode:03d}"
     if frame.cameras:
-        img = np.ascontiguousarray(viz.camera_with_boxes(frame, detections))
+        img = np.ascontiguousarray(viz.camera_with_boxes(frame, detections, camera=sorted(frame.cameras)[0]))
         scale = width / img.shape[1]
         if scale < 1:
             img = cv2.resize(img, (width, round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
         if ok:
             out[f"{stem}_camera.jpg"] = buf.tobytes()
-    bev = np.ascontiguousarray(viz.bev_image(frame, detections))
-    scale = width / max(bev.shape[:2])
-    if scale < 1:
-        bev = cv2.resize(bev, (round(bev.shape[1] * scale), round(bev.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    bev = np.ascontiguousarray(viz.bev_image(frame, detections, size=width))
     ok, buf = cv2.imencode(".png", cv2.cvtColor(bev, cv2.COLOR_RGB2BGR))
     if ok:
         out[f"{stem}_bev.png"] = buf.tobytes()
