@@ -18,10 +18,17 @@ from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, namespace, noise
 
 
-def _shifted(scan: Scan, d: Any) -> Scan:
-    """The scan with row ``k`` of ``d`` (3 x N, m) added to coordinate ``k``; intensity unchanged."""
-    p = scan.points
-    return with_columns(scan, p[:, 0] + d[0, :], p[:, 1] + d[1, :], p[:, 2] + d[2, :])
+def _shifted(scan: Scan, d: Any, scale: float = 1.0) -> Scan:
+    """The scan with ``scale`` times row ``k`` of ``d`` (3 x N, m) added to coordinate ``k``; intensity unchanged.
+
+    Adds column by column into one fresh copy of the points: an N x 3 view would
+    make NumPy loop over rows of three.
+    """
+    xp = namespace(scan.points)
+    out = xp.asarray(scan.points, copy=True)
+    for k in range(3):
+        out[:, k] += d[k, :] if scale == 1.0 else scale * d[k, :]
+    return scan.with_points(out)
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ def apply_gaussian_noise(scan: Scan, params: JitterParams) -> Scan:
     """Add N(0, scale^2) to each of x, y, z (intensity untouched)."""
     if params.scale == 0:
         return scan
-    return _shifted(scan, params.scale * noise(scan.points, params.seed, (3, len(scan)), "normal"))
+    return _shifted(scan, noise(scan.points, params.seed, (3, len(scan)), "normal"), params.scale)
 
 
 @perturbation("lidar_gaussian_noise", kind="lidar", apply=lidar_kernel(apply_gaussian_noise))

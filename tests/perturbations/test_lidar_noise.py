@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -76,3 +77,59 @@ def test_sun_glare_acts_toward_the_sun_and_before_the_true_echo(scan):
     assert np.all(np.abs(off) <= 30.0 + 1e-3)
     assert np.all(_ranges(out)[moved] <= _ranges(scan)[moved] + 1e-4)
     assert np.all(out.points[moved, 3] == 1.0)
+
+
+def test_noise_fields_follow_their_distributions_by_ks_test():
+    from scipy import stats
+
+    from perturbations.xp import host_noise
+
+    z = host_noise(11, (3, 40_001), "normal").astype(np.float64)  # odd size: the last pair is cut
+    assert z.dtype == np.float64 and z.shape == (3, 40_001)
+    flat = z.ravel()
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    half = flat.size // 2  # cosine and sine halves: each N(0, 1), uncorrelated
+    for part in (flat[:half], flat[half:]):
+        assert stats.kstest(part, "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(flat[:half], flat[half : 2 * half])[0, 1]) < 4 / math.sqrt(half)
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 4 / math.sqrt(flat.size)
+    # tails: P(|z| > 3) = 0.0027 (hand value 2 (1 - Phi(3)))
+    n = flat.size
+    assert abs((np.abs(flat) > 3).mean() - 0.0027) < 4 * math.sqrt(0.0027 / n)
+
+    u = host_noise(11, (7, 9_999), "uniform").astype(np.float64)
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert stats.kstest(u.ravel(), "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(u.ravel()[:-1], u.ravel()[1:])[0, 1]) < 4 / math.sqrt(u.size)
+
+
+def test_noise_fields_are_seeded_bytes():
+    from perturbations.xp import host_noise
+
+    for kind in ("normal", "uniform"):
+        a, b, c = host_noise(3, (2, 1001), kind), host_noise(3, (2, 1001), kind), host_noise(4, (2, 1001), kind)
+        assert a.tobytes() == b.tobytes()
+        assert a.tobytes() != c.tobytes()
+    with pytest.raises(ValueError, match="normal' or 'uniform"):
+        host_noise(3, (4,), "poisson")
+
+
+def test_gaussian_jitter_per_axis_passes_a_ks_test(scan):
+    from scipy import stats
+
+    out, rec = perturb_recorded(scan, "lidar_gaussian_noise", 5, np.random.default_rng(7))
+    scale = rec.params.scale
+    assert scale == 0.10
+    d = (out.points[:, :3].astype(np.float64) - scan.points[:, :3]) / scale
+    for k in range(3):
+        assert stats.kstest(d[:, k], "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(d[:, 0], d[:, 1])[0, 1]) < 4 / math.sqrt(len(scan))
+
+
+def test_noise_kernels_run_on_array_api_strict_with_the_numpy_bytes(scan):
+    xps = pytest.importorskip("array_api_strict")
+    strict = dataclasses.replace(scan, points=xps.asarray(scan.points), ring=xps.asarray(scan.ring), labels=None)
+    for name in ("lidar_gaussian_noise", "lidar_uniform_noise", "lidar_impulse_noise", "lidar_crosstalk", "lidar_sun_glare"):
+        want = perturb(scan, name, 4, np.random.default_rng(8))
+        got = perturb(strict, name, 4, np.random.default_rng(8))
+        np.testing.assert_array_equal(np.asarray(got.points), want.points, err_msg=name)
