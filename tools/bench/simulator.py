@@ -34,17 +34,15 @@ from simtest.sim.embedded.scene import FrameScene  # noqa: E402
 def bare_cast_seconds(scene: FrameScene, log: list[tuple[str, np.ndarray]]) -> float:
     """Time to cast the logged ray batches into ``scene`` with the same Open3D calls."""
     o3d = import_open3d()
-    tensors = [(kind, o3d.core.Tensor.from_numpy(np.ascontiguousarray(r))) for kind, r in log]
+    actors_only = o3d.t.geometry.RaycastingScene()
+    actors_only.add_triangles(o3d.core.Tensor(scene._actors.vertices), o3d.core.Tensor(scene._actors.triangles))
+    actors_only.cast_rays(o3d.core.Tensor(np.zeros((1, 6), np.float32)))  # build its BVH before timing
+    calls = {"cast": scene.scene.cast_rays, "occlusion": scene.scene.test_occlusions,
+             "list": actors_only.list_intersections}
+    tensors = [(calls[kind], o3d.core.Tensor.from_numpy(np.ascontiguousarray(r))) for kind, r in log]
     start = time.perf_counter()
-    for kind, rays in tensors:
-        if kind == "cast":
-            scene.scene.cast_rays(rays)
-        elif kind == "occlusion":
-            scene.scene.test_occlusions(rays)
-        else:
-            if scene._actors_only is None:
-                scene.unoccluded_actor_counts(np.zeros((0, 6), np.float32), 1)
-            scene._actors_only.list_intersections(rays) if scene._actors_only is not None else None
+    for call, rays in tensors:
+        call(rays)
     return time.perf_counter() - start
 
 
@@ -53,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", default="pedestrian_group_crosswalk")
     ap.add_argument("--conditions", default="clear_noon", choices=sorted(PRESETS))
     ap.add_argument("--frames", type=int, default=30)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -78,21 +76,26 @@ def main(argv: list[str] | None = None) -> int:
         ref = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle)
         ref.scene.cast_rays(import_open3d().core.Tensor(np.zeros((1, 6), np.float32)))  # BVH is built lazily
         build_s.append(time.perf_counter() - b0)
-        ref.unoccluded_actor_counts(np.zeros((0, 6), np.float32), 1)
         bare_s.append(bare_cast_seconds(ref, log))
         rays.append(sum(len(r) for _, r in log))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     f, b, bd = statistics.median(frame_s), statistics.median(bare_s), statistics.median(build_s)
+    fmin, bmin = min(frame_s), min(bare_s)  # least disturbed by other processes on a shared machine
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
     rows = [
         ("scenario / conditions", f"{args.scenario} / {args.conditions}", ""),
         ("triangles (static + actors)", f"{ep.world.mesh.num_triangles} + {placed.mesh.num_triangles}", ""),
-        ("rays cast per frame", f"{int(statistics.median(rays)):,}", ""),
-        ("frame time (median)", f"{f * 1e3:.1f} ms", ""),
-        ("bare Embree cast, same rays", f"{b * 1e3:.1f} ms", ""),
+        ("rays cast per frame", f"{int(statistics.median(rays)):,}", "camera + shadow + lidar + visibility"),
+        ("frame time (median / min)", f"{f * 1e3:.1f} / {fmin * 1e3:.1f} ms", ""),
+        ("bare Embree cast (median / min)", f"{b * 1e3:.1f} / {bmin * 1e3:.1f} ms", "same rays, same scene"),
         ("scene build (BVH), per frame", f"{bd * 1e3:.1f} ms", "included in frame time"),
-        ("frame / bare cast", f"{f / b:.2f} x", "target <= 1.5 x " + ("PASS" if f / b <= 1.5 else "MISS")),
-        ("frames per second", f"{1 / f:.1f}", "target >= 12 " + ("PASS" if 1 / f >= 12 else "MISS")),
-        ("peak memory (max RSS)", f"{peak_mib:.0f} MiB", "target < 1024 MiB " + ("PASS" if peak_mib < 1024 else "MISS")),
+        ("frame / bare cast (median)", f"{f / b:.2f} x", f"target <= 1.5 x {verdict(f / b <= 1.5)}"),
+        ("frame / bare cast (min)", f"{fmin / bmin:.2f} x", f"target <= 1.5 x {verdict(fmin / bmin <= 1.5)}"),
+        ("frames per second (median / best)", f"{1 / f:.1f} / {1 / fmin:.1f}", f"target >= 12 {verdict(1 / f >= 12)}"),
+        ("peak memory (max RSS)", f"{peak_mib:.0f} MiB", f"target < 1024 MiB {verdict(peak_mib < 1024)}"),
         ("cores / load average", f"{os.cpu_count()} / {os.getloadavg()[0]:.2f}", "shared machine: figures are noisy"),
     ]
     w0 = max(len(r[0]) for r in rows)

@@ -19,6 +19,8 @@ from simtest.sim.embedded.meshes import Mesh, merge
 
 PEDAL_METRES_PER_REV = 4.7  # m travelled per crank revolution
 RUN_SPEED = 2.5  # m/s at which a walker's swing reaches its maximum
+PHASE_STEPS = 24  # gait and pedal phases are quantised to this many poses per cycle (meshes are cached)
+SWING_STEPS = 8
 LAMPS_OFF = np.arange(len(MATERIALS), dtype=np.int32)
 LAMPS_OFF[MATERIAL_ID["head_light"]] = MATERIAL_ID["head_light_off"]
 LAMPS_OFF[MATERIAL_ID["tail_light"]] = MATERIAL_ID["tail_light_off"]
@@ -35,23 +37,33 @@ class PlacedActors:
     velocities: np.ndarray
 
 
-def _local_mesh(actor: ActorSpec, paint_id: int, state: MoverState) -> tuple[Mesh, tuple[float, float, float]]:
+def _pose_key(actor: ActorSpec, state: MoverState) -> tuple[int, int]:
+    """Quantised (gait or pedal phase step, swing step) of an articulated actor."""
+    if actor.cls == "pedestrian":
+        stride = 1.5 * PEDESTRIAN_HEIGHT[actor.model] / 1.75
+        swing = min(1.0, state.speed / RUN_SPEED) if state.moving else 0.0
+        return round(state.travelled / stride * PHASE_STEPS) % PHASE_STEPS, round(swing * SWING_STEPS)
+    return round(state.travelled / PEDAL_METRES_PER_REV * PHASE_STEPS) % PHASE_STEPS, 0
+
+
+def _local_mesh(actor: ActorSpec, paint_id: int, key: tuple[int, int]) -> tuple[Mesh, tuple[float, float, float]]:
+    """The actor's mesh in its local frame; walkers and cyclists in the pose ``key`` (see :func:`_pose_key`)."""
     if actor.cls == "vehicle":
         return vehicle(actor.model, paint_id)
+    phase = 2 * math.pi * key[0] / PHASE_STEPS
     if actor.cls == "pedestrian":
-        k = PEDESTRIAN_HEIGHT[actor.model] / 1.75
-        phase = 2 * math.pi * state.travelled / (1.5 * k)
-        return pedestrian(actor.model, paint_id, phase, SWING * min(1.0, state.speed / RUN_SPEED) if state.moving else 0.0)
-    return cyclist(paint_id, 2 * math.pi * state.travelled / PEDAL_METRES_PER_REV)
+        return pedestrian(actor.model, paint_id, phase, SWING * key[1] / SWING_STEPS)
+    return cyclist(paint_id, phase)
 
 
 class ActorLibrary:
-    """Builds actor meshes for an episode; caches the rigid ones (vehicles)."""
+    """Builds actor meshes for an episode; caches vehicles and each walker's or cyclist's poses."""
 
     def __init__(self, actors: tuple[ActorSpec, ...], first_paint_id: int) -> None:
         self.actors = actors
         self.paint_ids = [first_paint_id + i for i in range(len(actors))]
         self._rigid: dict[int, tuple[Mesh, tuple[float, float, float]]] = {}
+        self._poses: dict[tuple[int, int, int], tuple[Mesh, tuple[float, float, float]]] = {}
 
     def place(self, states: list[MoverState]) -> PlacedActors:
         """Meshes and boxes of every actor at ``states`` (scenario order)."""
@@ -59,7 +71,7 @@ class ActorLibrary:
         for i, (actor, state) in enumerate(zip(self.actors, states)):
             if actor.cls == "vehicle":
                 if i not in self._rigid:
-                    mesh, size = _local_mesh(actor, self.paint_ids[i], state)
+                    mesh, size = _local_mesh(actor, self.paint_ids[i], (0, 0))
                     if actor.motion.speed <= 0:  # parked: lamps off
                         m = mesh.materials
                         fixed = m < len(LAMPS_OFF)
@@ -67,7 +79,10 @@ class ActorLibrary:
                     self._rigid[i] = (mesh, size)
                 local, size = self._rigid[i]
             else:
-                local, size = _local_mesh(actor, self.paint_ids[i], state)
+                key = (i, *_pose_key(actor, state))
+                if key not in self._poses:
+                    self._poses[key] = _local_mesh(actor, self.paint_ids[i], key[1:])
+                local, size = self._poses[key]
             meshes.append(local.transformed(state.x, state.y, 0.0, state.yaw))
             owners.append(np.full(local.num_triangles, i, np.int32))
             boxes.append((state.x, state.y, size[2] / 2, size[0], size[1], size[2], state.yaw))

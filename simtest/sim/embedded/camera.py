@@ -49,19 +49,26 @@ class CameraRenderer:
         d = np.stack([(u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1], np.ones_like(u)], -1)
         d /= np.linalg.norm(d, axis=-1, keepdims=True)
         self.dirs_cam = d.reshape(-1, 3).astype(np.float32)
+        self._dirs_key: bytes | None = None
+        self._dirs_world = self.dirs_cam
+        self._rays = np.empty((0, 6), np.float32)
         half_w, half_h = math.atan(spec.width / 2 / self.K[0, 0]), math.atan(spec.height / 2 / self.K[1, 1])
         self.half_diagonal = math.atan(math.hypot(math.tan(half_w), math.tan(half_h)))
 
     def world_rays(self, T_world_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(rays (H*W, 6) as origin + unit direction, the directions (H*W, 3) contiguous, origin (3,),
-        optical axis (3,)) in the world frame."""
+        optical axis (3,)) in the world frame. The arrays are reused from frame to frame."""
         T = T_world_from_ego @ self.T_ego_from_cam
         R = T[:3, :3].astype(np.float32)
         origin = T[:3, 3].astype(np.float32)
-        dirs = self.dirs_cam @ R.T
-        rays = np.empty((len(dirs), 6), np.float32)
+        key = R.tobytes()
+        if self._dirs_key != key:  # the ego's heading changed: rotate the pixel directions again
+            self._dirs_world = self.dirs_cam @ R.T
+            self._rays = np.empty((len(self.dirs_cam), 6), np.float32)
+            self._rays[:, 3:] = self._dirs_world
+            self._dirs_key = key
+        dirs, rays = self._dirs_world, self._rays
         rays[:, :3] = origin
-        rays[:, 3:] = dirs
         return rays, dirs, origin, R[:, 2]
 
     def render(

@@ -31,7 +31,7 @@ from perturbations.lidar.weather import (
 )
 from simtest.sim.base import Conditions
 
-NEAR, FAR = 0.4, 5.0  # m, depth slab in which particles are drawn
+NEAR, FAR = 0.4, 3.0  # m, depth slab in which particles are drawn (farther ones are sub-pixel)
 MIN_DIAMETER = {"rain": 1.0, "snow": 2.0}  # mm, smaller particles are invisible
 MAX_PARTICLES = 6000  # drawing budget per image; the opacity is scaled up when it binds
 SNOW_FALL_SPEED = 1.0  # m/s
@@ -104,7 +104,7 @@ def draw_particles(
         length = speed * EXPOSURE_TIME * fx / z  # px, vertical fall
         drift = ego_speed * EXPOSURE_TIME * (px - K[0, 2]) / z  # px, apparent flow from ego motion
         radius = dia * 1e-3 * fx / (2 * z)
-        alpha = np.minimum(1.0, 2 * radius) * (0.35 if kind == "rain" else 0.9) * scale
+        alpha = np.minimum(1.0, 2 * radius * scale) * (0.25 if kind == "rain" else 0.9)
         cover = np.zeros((h, w), np.float32)
         order = np.argsort(-z)  # far first, near on top
         x0, y0 = px.astype(np.int32), py.astype(np.int32)

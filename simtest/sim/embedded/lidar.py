@@ -78,12 +78,12 @@ class LidarRenderer:
             T = pose_at(t) @ self.T_ego_from_lidar
             origins = T[:3, 3].astype(np.float32)
             dirs = self.dirs_lidar @ T[:3, :3].T.astype(np.float32)
-        hits = scene.cast(rays_from(origins, dirs))
+        hits = scene.cast(rays_from(origins, dirs), face_rays=False)
         hit = hits.hit
         rho = np.zeros(len(dirs), np.float32)
         rho[hit] = materials.reflectivity[hits.material[hit]]
         if snow_cover > 0:
-            snowy = hit & (hits.normal[:, 2] > 0.6)
+            snowy = hit & (np.abs(hits.normal[:, 2]) > 0.6)
             snowy[hit] &= materials.snow[hits.material[hit]]
             rho[snowy] = rho[snowy] * (1 - snow_cover) + SNOW_REFLECTIVITY * snow_cover
         cos_i = np.abs(np.einsum("ij,ij->i", hits.normal, dirs))

@@ -14,6 +14,7 @@ luminance of ``E * rgb`` is ``E``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 SOLAR_CONSTANT_LUX = 126_000.0
 SUN_ANGULAR_RADIUS = math.radians(0.27)
 RAYLEIGH_RGB = np.array([0.03, 0.07, 0.16])  # extra optical depth per air mass, per channel (model values)
+SKY_TABLE_SIZE = 1024  # samples of the sky dome over sin(elevation)
 HEADLIGHT_CD = 18_000.0  # cd at the low-beam peak
 HEADLIGHT_PEAK = math.radians(-1.5)  # elevation of the peak
 HEADLIGHT_SPREAD = (math.radians(12.0), math.radians(2.5))  # Gaussian sigma: horizontal, vertical below the peak
@@ -70,10 +72,14 @@ class Lighting:
 
     def sky_radiance(self, directions: np.ndarray) -> np.ndarray:
         """Sky radiance (N, 3) seen along unit world ``directions`` (N, 3) (below the horizon: horizon)."""
-        s = np.clip(directions[:, 2], 0.0, 1.0)[:, None]
+        idx = (np.clip(directions[:, 2], 0.0, 1.0) * (SKY_TABLE_SIZE - 1) + 0.5).astype(np.int32)
+        return self._sky_table.take(idx, axis=0)
+
+    @functools.cached_property
+    def _sky_table(self) -> np.ndarray:
+        """Sky radiance (SKY_TABLE_SIZE, 3) against sin(elevation) in [0, 1]."""
+        s = np.linspace(0.0, 1.0, SKY_TABLE_SIZE)[:, None]
         clear = self.horizon_rgb + (self.zenith_rgb - self.horizon_rgb) * np.sqrt(s)
-        if self.overcast <= 0:
-            return clear.astype(np.float32)
         mean = float(self.sky_rgb @ LUMA) / math.pi
         over = (mean * 1.286 * (1.0 + 2.0 * s) / 3.0) * _norm(np.array([1.0, 1.0, 1.0]))
         return ((1 - self.overcast) * clear + self.overcast * over).astype(np.float32)

@@ -57,7 +57,7 @@ class FrameScene:
         self.scene.add_triangles(_tensor(static.vertices), _tensor(static.triangles))
         # per-triangle lookups over both geometries: index = primitive id + offset of its geometry,
         # with one trailing "miss" entry
-        self._offset = np.array([0, static.num_triangles], np.int64)
+        self._num_static = static.num_triangles
         self._material_of = np.concatenate([static.materials, actors.materials, [-1]]).astype(np.int32)
         self._actor_of = np.concatenate(
             [np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32), [-1]]
@@ -68,8 +68,11 @@ class FrameScene:
         if actors.num_triangles:
             self.scene.add_triangles(_tensor(actors.vertices), _tensor(actors.triangles))
 
-    def cast(self, rays: np.ndarray) -> Hits:
-        """First hits of ``rays`` (N, 6) float32: origin xyz, unit direction xyz."""
+    def cast(self, rays: np.ndarray, face_rays: bool = True) -> Hits:
+        """First hits of ``rays`` (N, 6) float32: origin xyz, unit direction xyz.
+
+        With ``face_rays`` normals are turned towards the rays' origins (else their sign is arbitrary).
+        """
         if self.ray_log is not None:
             self.ray_log.append(("cast", rays))
         out = self.scene.cast_rays(_tensor(rays), nthreads=self.nthreads)
@@ -77,11 +80,13 @@ class FrameScene:
         geom = out["geometry_ids"].numpy()
         prim = out["primitive_ids"].numpy()
         normal = out["primitive_normals"].numpy()
-        miss = len(self._material_of) - 1
-        tri = np.where(np.isfinite(t), prim.astype(np.int64) + self._offset[np.minimum(geom, 1)], miss)
-        d = rays[:, 3:6]
-        facing = normal[:, 0] * d[:, 0] + normal[:, 1] * d[:, 1] + normal[:, 2] * d[:, 2]
-        normal *= np.where(facing > 0, np.float32(-1), np.float32(1))[:, None]
+        # a miss has primitive id 0xFFFFFFFF, i.e. -1 as int32: the tables' trailing "miss" entry
+        tri = prim.view(np.int32)
+        tri = np.where(geom == 1, tri + np.int32(self._num_static), tri)
+        if face_rays:
+            d = rays[:, 3:6]
+            facing = normal[:, 0] * d[:, 0] + normal[:, 1] * d[:, 1] + normal[:, 2] * d[:, 2]
+            normal *= np.where(facing > 0, np.float32(-1), np.float32(1))[:, None]
         return Hits(t, normal, self._material_of.take(tri), self._actor_of.take(tri))
 
     def occluded(self, rays: np.ndarray, tfar: float | np.ndarray = np.inf) -> np.ndarray:

@@ -138,37 +138,35 @@ def shade(
     points = None if not (len(rig.lamps) or len(rig.headlights)) else _points(origin, dirs, hits.t, hit)
     horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
     k = 2 + light.sun_up + bool(len(rig.lamps)) + bool(len(rig.headlights))
-    W = np.empty((len(dirs), k), np.float32)
-    W[:, 0] = nz
-    W[:, 0] *= 0.5
-    W[:, 1] = 0.5 - W[:, 0]
-    W[:, 0] += 0.5
+    W = np.empty((k, len(dirs)), np.float32)  # per-pixel weight of each light's colour
+    np.multiply(nz, np.float32(0.5), out=W[0])
+    np.subtract(np.float32(0.5), W[0], out=W[1])
+    W[0] += np.float32(0.5)
     colours = [light.sky_rgb, np.full(3, GROUND_BOUNCE * horizontal, np.float32)]
-    col = 2
+    row = 2
     if light.sun_up:
-        ndl = W[:, col]
+        ndl = W[row]
         np.matmul(n, light.sun_dir, out=ndl)
         np.maximum(ndl, 0.0, out=ndl)
         if surf.shadows:
             lit = np.flatnonzero((ndl > 0) & hit)
-            start = dirs.take(lit, axis=0)
-            start *= hits.t.take(lit)[:, None]
+            shadow_rays = np.empty((len(lit), 6), np.float32)
+            start = shadow_rays[:, :3]
+            np.multiply(dirs.take(lit, axis=0), hits.t.take(lit)[:, None], out=start)
             start += n.take(lit, axis=0) * np.float32(SURFACE_OFFSET)
             start += origin
-            shadow_rays = np.empty((len(lit), 6), np.float32)
-            shadow_rays[:, :3] = start
             shadow_rays[:, 3:] = light.sun_dir
             ndl[lit[scene.occluded(shadow_rays)]] = 0.0
         colours.append(light.sun_rgb)
-        col += 1
+        row += 1
     if len(rig.lamps):
-        W[:, col] = rig.lamp_cd * _lamp_weight(points, n, rig.lamps, origin)
+        W[row] = rig.lamp_cd * _lamp_weight(points, n, rig.lamps, origin)
         colours.append(LAMP_RGB)
-        col += 1
+        row += 1
     if len(rig.headlights):
-        W[:, col] = _headlight_weight(points, n, rig)
+        W[row] = _headlight_weight(points, n, rig)
         colours.append(HEADLIGHT_RGB)
-    L = W @ (np.stack(colours).astype(np.float32) / np.float32(math.pi))  # irradiance / pi
+    L = W.T @ (np.stack(colours).astype(np.float32) / np.float32(math.pi))  # irradiance / pi
     albedo = surf.albedo.take(mat, axis=0)
     if patches is not None:
         patches.apply_albedo(albedo, mat, _points(origin, dirs, hits.t, hit))
