@@ -227,3 +227,15 @@ def test_motion_distortion_smears_a_moving_scan():
     v = still.ego.speed
     shift = np.median(pts_smear[:, 0]) - np.median(pts_still[:, 0])
     assert shift == pytest.approx(0.05 * v, abs=0.15)
+
+
+def test_wet_road_loses_grazing_ground_returns_first(small_rig):
+    def ground_ranges(wetness: float) -> np.ndarray:
+        lid = run(small_rig, "stationary_car_ahead", Conditions(road_wetness=wetness), [0])[0].lidars["top"]
+        ground = (lid.points[:, 2] < 0.2) & (np.asarray(lid.labels) == -1)
+        return np.linalg.norm(lid.points[ground, :2], axis=1)
+
+    dry, wet = ground_ranges(0.0), ground_ranges(1.0)
+    kept = lambda lo, hi: ((wet >= lo) & (wet < hi)).sum() / max(((dry >= lo) & (dry < hi)).sum(), 1)  # noqa: E731
+    near, far = kept(3.0, 8.0), kept(15.0, 40.0)
+    assert far < near < 1.0

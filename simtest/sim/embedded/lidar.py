@@ -7,7 +7,8 @@ scaled by ``(R / R_max)^2`` (received power falls as ``rho cos(theta) / R^2``;
 ``R_max`` is the spec range for a target at the threshold reflectivity).
 Weather then acts on every ray, sky rays included, through
 :func:`perturbations.lidar.weather.ray_weather` (the single implementation of
-lidar weather): two-way extinction, fog backscatter, rain and snow particles.
+lidar weather): two-way extinction, fog backscatter, rain and snow particles;
+a wet road mirrors grazing beams away (``apply_wet_ground``, same module).
 
 Columns are fired in azimuth order over one revolution that ends at the frame
 time. With ``motion_distortion`` each column is cast from the ego pose at its
@@ -23,7 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perturbations.lidar.weather import FOG, HARD, PARTICLE, LidarOptics, ray_weather
+from perturbations.lidar.scan import Scan
+from perturbations.lidar.weather import (
+    FOG,
+    HARD,
+    PARTICLE,
+    LidarOptics,
+    WetGroundParams,
+    apply_wet_ground,
+    ray_weather,
+)
+from perturbations.xp import draw_seed
 from simtest.sim.base import Conditions, LidarSpec
 from simtest.sim.embedded.materials import MaterialArrays
 from simtest.sim.embedded.scene import FrameScene, rays_from
@@ -104,10 +115,14 @@ class LidarRenderer:
         kind = weather.kind[keep]
         actor = np.where(kind == HARD, hits.actor[keep], WEATHER).astype(np.int32)
         actor[(kind != HARD) & (kind != FOG) & (kind != PARTICLE)] = BACKGROUND
+        scan = Scan(points, self.ring[keep], labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
+                    num_beams=spec.beams)
+        if conditions.road_wetness > 0:
+            scan = apply_wet_ground(scan, WetGroundParams(conditions.road_wetness, draw_seed(rng)))
         return LidarRender(
-            Lidar(points=points, ring=self.ring[keep], T_ego_from_lidar=self.T_ego_from_lidar,
+            Lidar(points=scan.points, ring=scan.ring, T_ego_from_lidar=self.T_ego_from_lidar,
                   num_beams=spec.beams, labels=None, timestamp=t),
-            actor,
+            scan.labels,
         )
 
     def _distorted_rays(self, pose_at: Callable[[float], np.ndarray], t: float) -> tuple[np.ndarray, np.ndarray]:
