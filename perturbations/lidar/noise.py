@@ -31,6 +31,19 @@ def _shifted(scan: Scan, d: Any, scale: float = 1.0) -> Scan:
     return scan.with_points(out)
 
 
+def _replaced(scan: Scan, hit: Any, rows: Any) -> Scan:
+    """The scan with the points flagged by ``hit`` replaced by ``rows`` (one per hit, in order).
+
+    The corrupting kernels below touch a few percent of the returns: they compute
+    on those rows only and write them into one copy (a boolean-mask assignment,
+    which the Array API allows when the mask is the sole index).
+    """
+    xp = namespace(scan.points)
+    out = xp.asarray(scan.points, copy=True)
+    out[hit] = rows
+    return scan.with_points(out)
+
+
 @dataclass(frozen=True)
 class JitterParams:
     """Jitter scale (m): standard deviation (Gaussian) or half-width (uniform); noise seed."""
@@ -75,18 +88,23 @@ class ImpulseParams:
 
 
 def apply_impulse_noise(scan: Scan, params: ImpulseParams) -> Scan:
-    """Move the hit points by +-IMPULSE_STEP_M on each axis (random signs: three bits of one draw)."""
+    """Move the hit points by +-IMPULSE_STEP_M on each axis.
+
+    One uniform draw ``u`` per point: ``u < fraction`` selects it, and given that,
+    ``u / fraction`` is uniform on [0, 1) and independent of the selection, so its
+    top three bits give the x, y and z signs.
+    """
     if params.fraction == 0:
         return scan
     xp = namespace(scan.points)
-    u = noise(scan.points, params.seed, (2, len(scan)), "uniform")
-    hit = u[0, :] < params.fraction
-    bits = xp.astype(u[1, :] * 8.0, xp.int32)  # uniform on 0..7: x, y, z signs
-    zero = xp.zeros_like(u[0, :])
-    steps = [
-        xp.where(hit, sev.IMPULSE_STEP_M * xp.astype(((bits >> k) & 1) * 2 - 1, u.dtype), zero) for k in range(3)
+    u = noise(scan.points, params.seed, (len(scan),), "uniform")
+    hit = u < params.fraction
+    sub = scan.points[hit]
+    bits = xp.minimum(xp.astype(u[hit] * (8.0 / params.fraction), xp.int32), 7)  # uniform on 0..7
+    moved = [
+        sub[:, k] + sev.IMPULSE_STEP_M * xp.astype(((bits >> k) & 1) * 2 - 1, sub.dtype) for k in range(3)
     ]
-    return _shifted(scan, xp.stack(steps, axis=0))
+    return _replaced(scan, hit, xp.stack(moved + [sub[:, 3]], axis=1))
 
 
 @perturbation("lidar_impulse_noise", kind="lidar", apply=lidar_kernel(apply_impulse_noise))
@@ -133,20 +151,20 @@ def apply_crosstalk(scan: Scan, params: CrosstalkParams) -> Scan:
 
     An interfering pulse changes the time of flight, not the beam direction, so
     the false return stays on the ray (3D_Corruptions_AD's 3 m scale; ranges are
-    kept above 0.5 m).
+    kept above 0.5 m). The i-th corrupted return gets the i-th normal draw.
     """
     if params.fraction == 0:
         return scan
     xp = namespace(scan.points)
-    n = len(scan)
-    hit = noise(scan.points, params.select_seed, (n,), "uniform") < params.fraction
-    # one normal draw per hit return (the i-th hit gets the i-th draw), spread out without a scatter
-    order = xp.cumulative_sum(xp.astype(hit, xp.int32)) - 1
-    count = max(int(order[-1]) + 1, 1) if n else 1
-    err = xp.take(noise(scan.points, params.error_seed, (count,), "normal"), xp.clip(order, 0, count - 1))
-    r = ranges(scan)
+    hit = noise(scan.points, params.select_seed, (len(scan),), "uniform") < params.fraction
+    sub = scan.take(hit)
+    count = len(sub)
+    if count == 0:
+        return scan
+    r = ranges(sub)
+    err = noise(scan.points, params.error_seed, (count,), "normal")
     new_r = xp.maximum(r + sev.CROSSTALK_STD_M * err, xp.asarray(0.5, dtype=r.dtype))
-    return scan.with_points(move_along_ray(scan, hit, new_r, r=r))
+    return _replaced(scan, hit, move_along_ray(sub, xp.ones((count,), dtype=xp.bool), new_r, r=r))
 
 
 @perturbation("lidar_crosstalk", kind="lidar", apply=lidar_kernel(apply_crosstalk))
@@ -181,10 +199,13 @@ def apply_sun_glare(scan: Scan, params: SunGlareParams) -> Scan:
     p_sector = min(1.0, params.fraction * math.pi / half)
     u = noise(scan.points, params.seed, (len(scan),), "uniform")
     hit = in_sector(scan, math.radians(params.sun_azimuth_deg) - half, 2 * half) & (u < p_sector)
-    r = ranges(scan)
+    sub = scan.take(hit)
+    if len(sub) == 0:
+        return scan
+    r = ranges(sub)
     # given u < p_sector, u / p_sector is uniform on [0, 1) and independent of the selection
-    new_r = 0.5 + (u * (1.0 / p_sector)) * xp.maximum(r - 0.5, xp.zeros_like(r))
-    return scan.with_points(move_along_ray(scan, hit, new_r, xp.ones_like(r), r=r))
+    new_r = 0.5 + (u[hit] * (1.0 / p_sector)) * xp.maximum(r - 0.5, xp.zeros_like(r))
+    return _replaced(scan, hit, move_along_ray(sub, xp.ones(r.shape, dtype=xp.bool), new_r, xp.ones_like(r), r=r))
 
 
 @perturbation("lidar_sun_glare", kind="lidar", apply=lidar_kernel(apply_sun_glare))
