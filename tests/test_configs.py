@@ -83,15 +83,12 @@ def test_every_sim_config_names_its_arguments(option):
 def test_embedded_sim_and_reference_model_instantiate():
     from hydra.utils import instantiate
 
-    cfg = compose([])
-    container = OmegaConf.to_container(cfg, resolve=True)
-    rig = to_rig(OmegaConf.to_object(cfg.rig))
-    check_target_keys("sim", container["sim"])
-    check_target_keys("model", container["model"])
-    with instantiate(container["sim"], rig=rig) as sim:
-        assert sim.rig == rig
-    model = instantiate(container["model"])
-    assert model.name and model.content_hash
+    job = run_cmd.typed_job(compose([]))
+    rig = to_rig(job.rig)
+    with run_cmd.Component(job.sim, {"rig": rig})() as sim:
+        assert sim.rig == rig and sim.dt == job.sweep.dt
+    model = instantiate(job.model)
+    assert model.name and len(model.content_hash) == 64
 
 
 @pytest.mark.parametrize("option", [o for o in options("model")])

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-SECONDS_PER_FRAME = 0.16
-"""Serial cost of one frame (simulation, perturbation, model, matching) at the default rig on 2 cores."""
+SECONDS_PER_FRAME = 0.2
+"""Serial cost of one frame (simulation, perturbation, model, matching) at the default rig on an idle
+2-core machine: ~0.09 s ray casting and shading, ~0.06 s inference, a few ms for the rest."""
 RAY_EFFICIENCY = 0.85
 """Fraction of linear speed-up a Ray pool reaches (measured by tools/bench/runner.py)."""
 
