@@ -12,6 +12,6 @@ comparable with that benchmark. Filters run through OpenCV on NumPy and the
 from ``fields.py``.
 """
 
-from perturbations.camera import blur, noise
+from perturbations.camera import blur, digital, noise, weather
 
-__all__ = ["blur", "noise"]
+__all__ = ["blur", "digital", "noise", "weather"]

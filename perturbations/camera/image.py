@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from perturbations.xp import namespace
 
 MIN_SIDE = 32
@@ -48,9 +50,35 @@ def as_float(x: Any) -> Any:
 
 
 def to_uint8(y: Any) -> Any:
-    """Round and clip a float 0..255 image to uint8."""
+    """Round and clip a float 0..255 image to uint8; ``y`` is a temporary and may be overwritten."""
     xp = namespace(y)
+    if xp is np:  # in place: two fewer image-sized allocations
+        np.clip(y, 0.0, 255.0, out=y)
+        return np.rint(y, out=y).astype(np.uint8)
     return xp.astype(xp.round(xp.clip(y, 0.0, 255.0)), xp.uint8)
+
+
+def channel_max(f: Any) -> Any:
+    """max(r, g, b) per pixel, H x W x 1 (elementwise: reductions over a length-3 axis are slow in NumPy)."""
+    xp = namespace(f)
+    return xp.maximum(xp.maximum(f[:, :, 0:1], f[:, :, 1:2]), f[:, :, 2:3])
+
+
+def channel_min(f: Any) -> Any:
+    """min(r, g, b) per pixel, H x W x 1."""
+    xp = namespace(f)
+    return xp.minimum(xp.minimum(f[:, :, 0:1], f[:, :, 1:2]), f[:, :, 2:3])
+
+
+def channel_mean(f: Any) -> Any:
+    """Mean of each channel, shape 1 x 1 x 3 (per-channel reductions, fast on every backend)."""
+    xp = namespace(f)
+    return xp.reshape(xp.stack([xp.mean(f[:, :, c]) for c in range(f.shape[2])]), (1, 1, f.shape[2]))
+
+
+def grey(f: Any) -> Any:
+    """Luma (ITU-R BT.601 weights, as OpenCV's RGB2GRAY), H x W x 1."""
+    return 0.299 * f[:, :, 0:1] + 0.587 * f[:, :, 1:2] + 0.114 * f[:, :, 2:3]
 
 
 def identity(x: Any) -> Any:

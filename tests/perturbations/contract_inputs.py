@@ -6,7 +6,7 @@
   16 x 512, to keep the tests fast);
 * fusion: a history of :class:`simtest.types.Frame` with two cameras and a lidar.
 
-Measures of how much a perturbation changed its input: PSNR for images,
+Measures of how much a perturbation changed its input: PSNR and SSIM for images,
 symmetric Chamfer distance over (x, y, z, intensity) for scans, and for frames
 the "fault magnitude" in metres / frame periods / lost sensors (see ``frame_fault``).
 """
@@ -39,6 +39,21 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio (dB, peak 255); inf for identical images."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean structural similarity of the luma of two uint8 RGB images (Wang et al. 2004:
+    Gaussian window sigma 1.5 px, K1 = 0.01, K2 = 0.03, L = 255)."""
+    from scipy.ndimage import gaussian_filter
+
+    w = np.array([0.299, 0.587, 0.114])
+    x, y = a.astype(np.float64) @ w, b.astype(np.float64) @ w
+    blur = lambda v: gaussian_filter(v, 1.5, truncate=3.5)  # noqa: E731
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return float(s.mean())
 
 
 def chamfer(a: np.ndarray, b: np.ndarray) -> float:
