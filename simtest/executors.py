@@ -23,7 +23,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from simtest.config import ConfigError, ExecutorConfig
-from simtest.runner import CellOutcome, CellWorker, Detector, WorkerSpec, now_iso
+from simtest.models.base import Detector
+from simtest.runner import CellOutcome, CellWorker, WorkerSpec, now_iso
 from simtest.sweep import Cell
 
 log = logging.getLogger("simtest.executors")

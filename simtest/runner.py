@@ -45,6 +45,7 @@ from perturbations.lidar.scan import Scan
 from simtest.cell_setup import CellSetup, cell_setup
 from simtest.config import ConfigError
 from simtest.metrics.matching import MatchConfig, result_rows
+from simtest.models.base import Detector
 from simtest.seeding import canonical, derive_seed, rng_for
 from simtest.sim.base import Simulator
 from simtest.store import CellRecord, Manifest, RunStore, atomic_write_bytes, config_hash, git_commit
@@ -75,15 +76,6 @@ def now_iso() -> str:
 # ---------------------------------------------------------------------------
 # the work of one cell
 # ---------------------------------------------------------------------------
-
-
-class Detector(Protocol):
-    """What the runner needs of a model (see ``simtest.models.base``)."""
-
-    name: str
-    version: str
-
-    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
 
 
 @dataclass(frozen=True)
