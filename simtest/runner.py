@@ -536,7 +536,7 @@ def run_sweep(
                 result.done.append(cell.id)
                 for k, v in outcome.result.timing.items():
                     totals[k] = totals.get(k, 0.0) + v
-                log.info("cell %s done: %d rows in %.1f s (attempts %d)", cell.id, rec.rows,
+                log.debug("cell %s done: %d rows in %.1f s (attempts %d)", cell.id, rec.rows,
                          outcome.result.timing.get("total", 0.0), outcome.attempts)
             else:
                 rec.status, rec.error = "failed", outcome.error
