@@ -31,19 +31,25 @@ from simtest.sim.embedded import EmbeddedSimulator  # noqa: E402
 from simtest.sim.embedded.scene import FrameScene  # noqa: E402
 
 
-def bare_cast_seconds(scene: FrameScene, log: list[tuple[str, np.ndarray]]) -> float:
-    """Time to cast the logged ray batches into ``scene`` with the same Open3D calls."""
+def bare_cast_seconds(log: list[tuple[str, object]]) -> tuple[float, float, int]:
+    """Rebuild the logged frame's meshes in fresh scenes and cast the logged ray batches into them
+    with the same Open3D calls. Returns (cast seconds, scene build seconds, rays)."""
     o3d = import_open3d()
+    (frame_scene,) = [obj for kind, obj in log if kind == "scene"]
+    batches = [(kind, rays) for kind, rays in log if kind != "scene"]
+    start = time.perf_counter()
+    ref = FrameScene(frame_scene.static, frame_scene.actors, frame_scene.actor_of_triangle)
+    ref.scene.cast_rays(o3d.core.Tensor(np.zeros((1, 6), np.float32)))  # the BVH is built on first use
+    build = time.perf_counter() - start
     actors_only = o3d.t.geometry.RaycastingScene()
-    actors_only.add_triangles(o3d.core.Tensor(scene._actors.vertices), o3d.core.Tensor(scene._actors.triangles))
-    actors_only.cast_rays(o3d.core.Tensor(np.zeros((1, 6), np.float32)))  # build its BVH before timing
-    calls = {"cast": scene.scene.cast_rays, "occlusion": scene.scene.test_occlusions,
-             "list": actors_only.list_intersections}
-    tensors = [(calls[kind], o3d.core.Tensor.from_numpy(np.ascontiguousarray(r))) for kind, r in log]
+    actors_only.add_triangles(o3d.core.Tensor(ref.actors.vertices), o3d.core.Tensor(ref.actors.triangles))
+    actors_only.cast_rays(o3d.core.Tensor(np.zeros((1, 6), np.float32)))
+    calls = {"cast": ref.scene.cast_rays, "occlusion": ref.scene.test_occlusions, "list": actors_only.list_intersections}
+    tensors = [(calls[kind], o3d.core.Tensor.from_numpy(np.ascontiguousarray(r))) for kind, r in batches]
     start = time.perf_counter()
     for call, rays in tensors:
         call(rays)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, build, sum(len(r) for _, r in batches)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,22 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         sim.step()
     frame_s, bare_s, build_s, rays = [], [], [], []
     for _ in range(args.frames):
-        log: list[tuple[str, np.ndarray]] = []
+        log: list[tuple[str, object]] = []
         sim.ray_log = log
         start = time.perf_counter()
-        frame = sim.step()
+        sim.step()
         frame_s.append(time.perf_counter() - start)
         sim.ray_log = None
-        # the same meshes in a fresh scene (build timed separately)
-        ep = sim._episode
-        t = frame.timestamp
-        placed = ep.actors.place(ep.scenario.actor_states(t))
-        b0 = time.perf_counter()
-        ref = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle)
-        ref.scene.cast_rays(import_open3d().core.Tensor(np.zeros((1, 6), np.float32)))  # BVH is built lazily
-        build_s.append(time.perf_counter() - b0)
-        bare_s.append(bare_cast_seconds(ref, log))
-        rays.append(sum(len(r) for _, r in log))
+        cast, build, n = bare_cast_seconds(log)
+        bare_s.append(cast)
+        build_s.append(build)
+        rays.append(n)
+        triangles = f"{log[0][1].static.num_triangles} + {log[0][1].actors.num_triangles}"
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     f, b, bd = statistics.median(frame_s), statistics.median(bare_s), statistics.median(build_s)
     fmin, bmin = min(frame_s), min(bare_s)  # least disturbed by other processes on a shared machine
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         ("scenario / conditions", f"{args.scenario} / {args.conditions}", ""),
-        ("triangles (static + actors)", f"{ep.world.mesh.num_triangles} + {placed.mesh.num_triangles}", ""),
+        ("triangles (static + actors)", triangles, ""),
         ("rays cast per frame", f"{int(statistics.median(rays)):,}", "camera + shadow + lidar + visibility"),
         ("frame time (median / min)", f"{f * 1e3:.1f} / {fmin * 1e3:.1f} ms", ""),
         ("bare Embree cast (median / min)", f"{b * 1e3:.1f} / {bmin * 1e3:.1f} ms", "same rays, same scene"),

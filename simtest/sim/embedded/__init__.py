@@ -114,8 +114,8 @@ class EmbeddedSimulator:
         self.cameras = {name: CameraRenderer(spec) for name, spec in self.rig.cameras.items()}
         self.lidars = {name: LidarRenderer(spec, optics) for name, spec in self.rig.lidars.items()}
         self._episode: _Episode | None = None
-        self.ray_log: list[tuple[str, np.ndarray]] | None = None
-        """Set to a list to record every ray batch cast (benchmarking)."""
+        self.ray_log: list[tuple[str, Any]] | None = None
+        """Set to a list to record each frame's scene and every ray batch cast (see scene.FrameScene)."""
 
     # -- protocol -------------------------------------------------------------
     def __enter__(self) -> Self:

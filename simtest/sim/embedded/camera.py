@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simtest.sim.base import CameraSpec, Conditions
-from simtest.sim.embedded.camera_weather import apply_extinction, draw_particles, extinction
+from simtest.sim.embedded.camera_weather import draw_particles, extinction
 from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
 from simtest.sim.embedded.lighting import Lighting
 from simtest.sim.embedded.scene import FrameScene, Hits, rays_from
-from simtest.sim.embedded.shading import LightRig, SurfaceParams, shade, veiling_glare
+from simtest.sim.embedded.shading import LightRig, SurfaceParams, glare_source, shade
 
 if TYPE_CHECKING:
     from simtest.sim.embedded.patches import PatchFrame
@@ -87,13 +87,12 @@ class CameraRenderer:
         h, w = self.spec.height, self.spec.width
         rays, dirs, origin, axis = self.world_rays(T_world_from_ego)
         hits = scene.cast(rays)
-        radiance = shade(scene, hits, origin, dirs, light, lights, surf, patches)
+        glare = None
         if light.sun_up and axis @ light.sun_dir > math.cos(self.half_diagonal):
-            blocked = scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]
-            glare = None if blocked else veiling_glare(dirs, light, axis, self.half_diagonal)
-            if glare is not None:
-                radiance += glare
-        apply_extinction(radiance, hits.t, extinction(conditions), light.airlight)
+            if not scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]:
+                glare = glare_source(light, axis, self.half_diagonal)
+        radiance = shade(scene, hits, origin, dirs, light, lights, surf, patches,
+                         extinction=extinction(conditions), glare=glare)
         image = radiance.reshape(h, w, 3)
         if conditions.rain_rate > 0 or conditions.snowfall_rate > 0:
             brightness = 0.8 * light.airlight + 0.2 * light.horizon_rgb

@@ -45,15 +45,6 @@ def extinction(conditions: Conditions) -> float:
     )
 
 
-def apply_extinction(radiance: np.ndarray, distance: np.ndarray, alpha: float, airlight: np.ndarray) -> None:
-    """In place: ``L <- L T + A (1 - T)`` with ``T = exp(-alpha d)`` (``d = inf`` for the sky)."""
-    if alpha <= 0:
-        return
-    T = np.exp(np.float32(-alpha) * distance.astype(np.float32))
-    radiance *= T[:, None]
-    radiance += (1.0 - T)[:, None] * airlight[None, :]
-
-
 def rain_fall_speed(d_mm: np.ndarray) -> np.ndarray:
     """Terminal velocity (m/s) of rain drops of diameter ``d_mm`` (Atlas et al. 1973)."""
     return np.maximum(9.65 - 10.3 * np.exp(-0.6 * d_mm), 0.1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simtest.sim.embedded import kernels
 from simtest.sim.embedded.lighting import LUMA
 
 MIDDLE_GREY = 0.18
@@ -43,12 +44,7 @@ def exposure_gain(key: float) -> float:
 
 def encode(radiance: np.ndarray, gain: float) -> np.ndarray:
     """uint8 sRGB image of ``radiance`` (H, W, 3) scaled by ``gain``."""
-    x = radiance * np.float32(gain)
-    num = x * np.float32(1.0 / WHITE**2)
-    num += 1.0
-    num *= x
-    x += 1.0
-    num /= x
-    num *= _LUT_SIZE - 1
-    np.minimum(num, _LUT_SIZE - 1, out=num)
-    return SRGB_LUT[num.astype(np.int16)]
+    flat = np.ascontiguousarray(radiance, np.float32).reshape(-1, 3)
+    out = np.empty(flat.shape, np.uint8)
+    kernels.encode_pixels(flat, np.float32(gain), np.float32(1.0 / WHITE**2), SRGB_LUT, out)
+    return out.reshape(radiance.shape)

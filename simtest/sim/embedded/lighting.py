@@ -70,14 +70,10 @@ class Lighting:
     def sun_up(self) -> bool:
         return bool(self.sun_dir[2] > 0 and self.sun_rgb.max() > 0)
 
-    def sky_radiance(self, directions: np.ndarray) -> np.ndarray:
-        """Sky radiance (N, 3) seen along unit world ``directions`` (N, 3) (below the horizon: horizon)."""
-        idx = (np.clip(directions[:, 2], 0.0, 1.0) * (SKY_TABLE_SIZE - 1) + 0.5).astype(np.int32)
-        return self._sky_table.take(idx, axis=0)
-
     @functools.cached_property
-    def _sky_table(self) -> np.ndarray:
-        """Sky radiance (SKY_TABLE_SIZE, 3) against sin(elevation) in [0, 1]."""
+    def sky_table(self) -> np.ndarray:
+        """Sky radiance (SKY_TABLE_SIZE, 3) against sin(elevation) sampled uniformly in [0, 1]
+        (rays below the horizon see the horizon)."""
         s = np.linspace(0.0, 1.0, SKY_TABLE_SIZE)[:, None]
         clear = self.horizon_rgb + (self.zenith_rgb - self.horizon_rgb) * np.sqrt(s)
         mean = float(self.sky_rgb @ LUMA) / math.pi
@@ -115,20 +111,3 @@ def daylight(conditions: Conditions) -> Lighting:
     airlight = (0.9 * horizontal / math.pi) * _norm((1 - low) * np.array([1.0, 1.0, 1.0]) + low * tint)
     return Lighting(sun_dir, np.asarray(sun_rgb, np.float32), sky_rgb, zenith.astype(np.float32),
                     horizon.astype(np.float32), float(c), airlight.astype(np.float32))
-
-
-def headlight_pattern(v_ego: np.ndarray, inv_distance: np.ndarray) -> np.ndarray:
-    """Relative low-beam intensity (0..1) towards directions ``v_ego`` (N, 3, ego axes, unnormalised).
-
-    Peak at ``HEADLIGHT_PEAK`` below the horizon; Gaussian spread ``HEADLIGHT_SPREAD``
-    (horizontal, vertical, rad) below the peak; a sharp cut-off above the horizon that
-    keeps glare out of oncoming drivers' eyes (model of an ECE low beam).
-    """
-    sin_el = v_ego[:, 2] * inv_distance
-    el = np.arcsin(np.clip(sin_el, -1.0, 1.0))
-    az = np.arctan2(v_ego[:, 1], np.maximum(v_ego[:, 0], 1e-6))
-    forward = v_ego[:, 0] > 0
-    below = np.minimum(el - HEADLIGHT_PEAK, 0.0) / HEADLIGHT_SPREAD[1]
-    cutoff = np.clip((HEADLIGHT_CUTOFF - el) / HEADLIGHT_CUTOFF_SOFTNESS, 0.0, 1.0)
-    horizontal = az / HEADLIGHT_SPREAD[0]
-    return np.where(forward, np.exp(-0.5 * (below * below + horizontal * horizontal)) * cutoff, 0.0).astype(np.float32)

@@ -5,13 +5,15 @@ two geometries: the merged static world (geometry 0) and all actors merged
 (geometry 1). Per-triangle arrays map a hit to its material and its actor.
 A second, actors-only scene answers "which actors would this ray cross if
 nothing occluded them" for the visible-fraction ground truth. ``ray_log``, when
-given a list, records every batch of rays cast (for the benchmark's bare-Embree
-reference).
+given a list, records the scene and every batch of rays cast, as
+``("scene", FrameScene)`` and ``(kind, rays)`` with kind ``cast``, ``occlusion``
+or ``list`` (for the benchmark's bare-Embree reference).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,10 +51,13 @@ class FrameScene:
     """Static world + actors of one frame, ready to cast rays."""
 
     def __init__(self, static: Mesh, actors: Mesh, actor_of_triangle: np.ndarray, nthreads: int = 0,
-                 ray_log: list[tuple[str, np.ndarray]] | None = None) -> None:
+                 ray_log: list[tuple[str, Any]] | None = None) -> None:
         o3d = import_open3d()
         self.nthreads = nthreads
         self.ray_log = ray_log
+        self.static, self.actors, self.actor_of_triangle = static, actors, actor_of_triangle
+        if ray_log is not None:
+            ray_log.append(("scene", self))
         self.scene = o3d.t.geometry.RaycastingScene()
         self.scene.add_triangles(_tensor(static.vertices), _tensor(static.triangles))
         # per-triangle lookups over both geometries: index = primitive id + offset of its geometry,

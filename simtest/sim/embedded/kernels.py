@@ -1,0 +1,174 @@
+"""Compiled per-pixel kernels of the camera (numba, parallel over pixels).
+
+The shading model is the one documented in :mod:`.shading`; these kernels only
+fuse its per-pixel arithmetic into one pass so that shading costs less than
+casting the rays. Every pixel is computed independently (no reductions), so the
+result does not depend on the number of threads. Curves shared with other
+modules (sky dome, Fresnel reflectance, sRGB) come in as lookup tables built by
+those modules, so each formula lives in one place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+# OpenMP first: the TBB layer needs a newer TBB than many systems ship, and
+# workqueue is not safe when several Python threads run kernels at once.
+nb.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+
+@nb.njit(cache=True, inline="always")
+def _lookup(table: np.ndarray, x: float) -> int:
+    """Index into a table sampled uniformly over x in [0, 1]."""
+    if x < 0.0:
+        x = 0.0
+    elif x > 1.0:
+        x = 1.0
+    return int(x * (table.shape[0] - 1) + 0.5)
+
+
+@nb.njit(parallel=True, cache=True)
+def shadow_rays(dirs, t, n, lit, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - numba kernel
+    """Rays (len(lit), 6) from the hit points of pixels ``lit``, nudged ``offset`` m along the normal, to the sun."""
+    out = np.empty((lit.shape[0], 6), np.float32)
+    for j in nb.prange(lit.shape[0]):
+        i = lit[j]
+        for c in range(3):
+            out[j, c] = origin[c] + dirs[i, c] * t[i] + n[i, c] * offset
+            out[j, 3 + c] = sun_dir[c]
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
+    dirs, t, n, mat, sunlit, albedo_px, albedo_tab, emissive, wettable, snow_ok,
+    sky_tab, sky_rgb, bounce, sun_rgb, sun_dir, sun_disc_cos, sun_disc,
+    lamps, lamp_cd, lamp_rgb, lamp_radius,
+    heads, head_frame, head_cd, head_rgb, head_shape,
+    origin, wetness, snow_cover, snow_albedo, fresnel_tab, glint_exp,
+    veil_e, veil_tint, alpha, airlight, out,
+):  # noqa: ANN001, ANN201
+    """Radiance of every pixel into ``out`` (N, 3) (see :func:`.shading.shade` for the model).
+
+    ``sunlit`` is ``max(n . s, 0)`` times the shadow-ray visibility; ``albedo_px``
+    (N, 3) overrides the material albedo when it has N rows (textured patches);
+    ``head_shape`` = (peak elevation, horizontal sigma, vertical sigma, cut-off,
+    cut-off softness) in rad; ``veil_e`` > 0 adds veiling glare; ``alpha`` is the
+    extinction coefficient (1/m) and ``airlight`` the fog radiance.
+    """
+    npx = dirs.shape[0]
+    per_pixel_albedo = albedo_px.shape[0] == npx
+    inv_pi = 1.0 / math.pi
+    glint_norm = (glint_exp + 2.0) / (2.0 * math.pi)
+    for i in nb.prange(npx):
+        dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
+        ti = t[i]
+        r = g = b = 0.0
+        if not math.isfinite(ti):
+            k = _lookup(sky_tab, dz)
+            r, g, b = sky_tab[k, 0], sky_tab[k, 1], sky_tab[k, 2]
+            if dx * sun_dir[0] + dy * sun_dir[1] + dz * sun_dir[2] > sun_disc_cos:
+                r += sun_disc[0]
+                g += sun_disc[1]
+                b += sun_disc[2]
+        else:
+            m = mat[i]
+            nx, ny, nz = n[i, 0], n[i, 1], n[i, 2]
+            up = 0.5 + 0.5 * nz
+            down = 0.5 - 0.5 * nz
+            s = sunlit[i]
+            er = sky_rgb[0] * up + bounce * down + sun_rgb[0] * s
+            eg = sky_rgb[1] * up + bounce * down + sun_rgb[1] * s
+            eb = sky_rgb[2] * up + bounce * down + sun_rgb[2] * s
+            if lamps.shape[0] or heads.shape[0]:
+                px, py, pz = origin[0] + dx * ti, origin[1] + dy * ti, origin[2] + dz * ti
+                w = 0.0
+                for q in range(lamps.shape[0]):
+                    vx, vy, vz = lamps[q, 0] - px, lamps[q, 1] - py, lamps[q, 2] - pz
+                    if abs(vx) > lamp_radius or abs(vy) > lamp_radius:
+                        continue
+                    d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
+                    inv = 1.0 / math.sqrt(d2)
+                    cos_in = (nx * vx + ny * vy + nz * vz) * inv
+                    if cos_in > 0.0 and vz > 0.0:
+                        w += vz * inv * cos_in / d2
+                er += lamp_cd * w * lamp_rgb[0]
+                eg += lamp_cd * w * lamp_rgb[1]
+                eb += lamp_cd * w * lamp_rgb[2]
+                h = 0.0
+                for q in range(heads.shape[0]):
+                    vx, vy, vz = px - heads[q, 0], py - heads[q, 1], pz - heads[q, 2]
+                    d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
+                    inv = 1.0 / math.sqrt(d2)
+                    cos_in = -(nx * vx + ny * vy + nz * vz) * inv
+                    ex = head_frame[0, 0] * vx + head_frame[0, 1] * vy + head_frame[0, 2] * vz
+                    if cos_in <= 0.0 or ex <= 0.0:
+                        continue
+                    ey = head_frame[1, 0] * vx + head_frame[1, 1] * vy + head_frame[1, 2] * vz
+                    ez = head_frame[2, 0] * vx + head_frame[2, 1] * vy + head_frame[2, 2] * vz
+                    el = math.asin(min(max(ez * inv, -1.0), 1.0))
+                    az = math.atan2(ey, ex)
+                    below = min(el - head_shape[0], 0.0) / head_shape[2]
+                    across = az / head_shape[1]
+                    cut = min(max((head_shape[3] - el) / head_shape[4], 0.0), 1.0)
+                    h += head_cd * math.exp(-0.5 * (below * below + across * across)) * cut * cos_in / d2
+                er += h * head_rgb[0]
+                eg += h * head_rgb[1]
+                eb += h * head_rgb[2]
+            if per_pixel_albedo:
+                ar, ag, ab = albedo_px[i, 0], albedo_px[i, 1], albedo_px[i, 2]
+            else:
+                ar, ag, ab = albedo_tab[m, 0], albedo_tab[m, 1], albedo_tab[m, 2]
+            if snow_cover > 0.0 and snow_ok[m] and nz > 0.6:
+                ar = ar * (1.0 - snow_cover) + snow_albedo * snow_cover
+                ag = ag * (1.0 - snow_cover) + snow_albedo * snow_cover
+                ab = ab * (1.0 - snow_cover) + snow_albedo * snow_cover
+            em = emissive[m]
+            r = ar * er * inv_pi + em * lamp_rgb[0]
+            g = ag * eg * inv_pi + em * lamp_rgb[1]
+            b = ab * eb * inv_pi + em * lamp_rgb[2]
+            if wetness > 0.0 and wettable[m]:
+                dn = dx * nx + dy * ny + dz * nz
+                rz = dz - 2.0 * dn * nz
+                fw = wetness * fresnel_tab[_lookup(fresnel_tab, -dn)]
+                k = _lookup(sky_tab, rz)
+                r += fw * sky_tab[k, 0]
+                g += fw * sky_tab[k, 1]
+                b += fw * sky_tab[k, 2]
+                rx, ry = dx - 2.0 * dn * nx, dy - 2.0 * dn * ny
+                c = rx * sun_dir[0] + ry * sun_dir[1] + rz * sun_dir[2]
+                if c > 0.0 and sun_rgb[1] > 0.0:
+                    gl = fw * c**glint_exp * glint_norm
+                    r += gl * sun_rgb[0]
+                    g += gl * sun_rgb[1]
+                    b += gl * sun_rgb[2]
+        if veil_e > 0.0:
+            c = min(max(dx * sun_dir[0] + dy * sun_dir[1] + dz * sun_dir[2], -1.0), 1.0)
+            theta = max(math.degrees(math.acos(c)), 0.5)
+            veil = 10.0 * veil_e / (theta * theta)
+            r += veil * veil_tint[0]
+            g += veil * veil_tint[1]
+            b += veil * veil_tint[2]
+        if alpha > 0.0:
+            tr = math.exp(-alpha * ti) if math.isfinite(ti) else 0.0
+            r = r * tr + airlight[0] * (1.0 - tr)
+            g = g * tr + airlight[1] * (1.0 - tr)
+            b = b * tr + airlight[2] * (1.0 - tr)
+        out[i, 0] = r
+        out[i, 1] = g
+        out[i, 2] = b
+
+
+@nb.njit(parallel=True, cache=True)
+def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
+    """uint8 ``out`` (N, 3) from ``radiance`` (N, 3): gain, extended Reinhard, sRGB table."""
+    top = lut.shape[0] - 1
+    for i in nb.prange(radiance.shape[0]):
+        for c in range(3):
+            x = radiance[i, c] * gain
+            y = x * (1.0 + x * inv_white2) / (1.0 + x)
+            k = int(y * top)
+            out[i, c] = lut[min(max(k, 0), top)]
