@@ -12,6 +12,6 @@ comparable with that benchmark. Filters run through OpenCV on NumPy and the
 from ``fields.py``.
 """
 
-from perturbations.camera import blur, digital, noise, weather
+from perturbations.camera import blur, digital, noise, sensor_faults, weather
 
-__all__ = ["blur", "digital", "noise", "weather"]
+__all__ = ["blur", "digital", "noise", "sensor_faults", "weather"]

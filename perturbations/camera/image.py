@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from perturbations.xp import namespace
+from perturbations.xp import from_host, namespace
 
 MIN_SIDE = 32
 
@@ -87,18 +87,35 @@ def identity(x: Any) -> Any:
     return xp.asarray(x, copy=True)
 
 
-def srgb_to_linear(y: Any) -> Any:
-    """Linear radiance in [0, 1] from sRGB-encoded float values on the 0..255 scale (IEC 61966-2-1)."""
-    xp = namespace(y)
-    v = y / 255.0
-    return xp.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+# sRGB transfer (IEC 61966-2-1) through tables: the input has 256 codes, and the output is
+# quantised to 8 bits, so a 2**16-entry table on linear values is exact to 0.05 DN.
+_LINEAR_STEPS = 65535
 
 
-def linear_to_srgb(lin: Any) -> Any:
-    """sRGB-encoded float values on the 0..255 scale from linear radiance (clipped to [0, 1])."""
+def _srgb_decode(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb_encode(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+_DECODE = _srgb_decode(np.arange(256) / 255.0).astype(np.float32)
+_ENCODE = np.rint(255.0 * _srgb_encode(np.arange(_LINEAR_STEPS + 1) / _LINEAR_STEPS)).astype(np.uint8)
+
+
+def srgb_to_linear(x: Any) -> Any:
+    """Linear radiance in [0, 1] (float32) of a uint8 sRGB image."""
+    xp = namespace(x)
+    table = from_host(_DECODE, x)
+    return xp.reshape(xp.take(table, xp.reshape(xp.astype(x, xp.int32), (-1,)), axis=0), x.shape)
+
+
+def linear_to_srgb8(lin: Any) -> Any:
+    """uint8 sRGB image of linear radiance (clipped to [0, 1])."""
     xp = namespace(lin)
-    v = xp.clip(lin, 0.0, 1.0)
-    return 255.0 * xp.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+    idx = xp.astype(xp.clip(lin, 0.0, 1.0) * _LINEAR_STEPS + 0.5, xp.int32)
+    return xp.reshape(xp.take(from_host(_ENCODE, lin), xp.reshape(idx, (-1,)), axis=0), lin.shape)
 
 
 def grid(xp: ModuleType, h: int, w: int) -> tuple[Any, Any]:
