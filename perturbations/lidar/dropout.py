@@ -178,12 +178,20 @@ def apply_local_cutout(scan: Scan, params: CutoutParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     p = scan.points
-    x, y, z = p[:, 0], p[:, 1], p[:, 2]
     centre_xyz = to_host(xp.take(p, xp.asarray(centres, dtype=xp.int64), axis=0))[:, :3].tolist()  # host floats
+    x, y, z = (xp.asarray(p[:, k], copy=True) for k in range(3))  # contiguous: each hole reads them again
     r2 = params.radius**2
     keep = xp.ones((n,), dtype=xp.bool)
-    for cx, cy, cz in centre_xyz:
-        keep = keep & ((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 > r2)
+    for cx, cy, cz in centre_xyz:  # squared distance built in place: two temporaries per hole
+        d2 = x - cx
+        d2 *= d2
+        t = y - cy
+        t *= t
+        d2 += t
+        t = z - cz
+        t *= t
+        d2 += t
+        keep &= d2 > r2
     return scan.take(keep)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from perturbations.lidar import severities as sev
 from perturbations.lidar.checks import lidar_kernel
-from perturbations.lidar.rays import azimuth, with_columns
+from perturbations.lidar.rays import azimuth
 from perturbations.lidar.scan import Scan
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import namespace
@@ -46,18 +46,20 @@ def apply_motion_distortion(scan: Scan, params: MotionParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     p = scan.points
-    t = -(0.5 + azimuth(scan) / (2 * math.pi)) * params.sweep_period  # clockwise: -T at az = +pi, 0 at -pi
+    period = params.sweep_period
+    t = azimuth(scan) * (-period / (2 * math.pi)) - 0.5 * period  # clockwise: -T at az = +pi, 0 at -pi
+    out = xp.asarray(p, copy=True)  # z and intensity kept; x and y rewritten in place
+    if params.yaw_rate == 0:  # psi = 0: a pure shift by the distance driven
+        out[:, 0] -= params.speed * t
+        return scan.with_points(out)
     psi = params.yaw_rate * t
     c, s = xp.cos(psi), xp.sin(psi)
-    if params.yaw_rate == 0:
-        px, py = params.speed * t, xp.zeros_like(t)
-    else:
-        px = (params.speed / params.yaw_rate) * s
-        py = (params.speed / params.yaw_rate) * (1.0 - c)
-    qx, qy = p[:, 0] - px, p[:, 1] - py
-    x = c * qx + s * qy
-    y = -s * qx + c * qy
-    return with_columns(scan, x, y, p[:, 2])
+    turn = params.speed / params.yaw_rate  # turning radius (m)
+    qx = p[:, 0] - turn * s
+    qy = p[:, 1] - turn * (1.0 - c)
+    out[:, 0] = c * qx + s * qy
+    out[:, 1] = c * qy - s * qx
+    return scan.with_points(out)
 
 
 @perturbation("lidar_motion_distortion", kind="lidar", apply=lidar_kernel(apply_motion_distortion))
