@@ -37,6 +37,20 @@ def test_yaw_motion_rotates_by_the_heading_change():
     np.testing.assert_allclose(out.points[0, :2], [10 * math.cos(psi), -10 * math.sin(psi)], atol=1e-5)
 
 
+def test_turning_motion_matches_the_arc_by_hand():
+    # ahead (t = -0.05 s) and left (t = -0.075 s) at v = 20 m/s, w = -0.4 rad/s: on the arc the ego was at
+    # (v sin(psi) / w, v (1 - cos(psi)) / w) with heading psi = w t; the point is reported as R(-psi) (p - position)
+    scan = _points((10.0, 0.0), (0.0, 12.0))
+    v, w = 20.0, -0.4
+    out = apply_motion_distortion(scan, MotionParams(speed=v, yaw_rate=w, sweep_period=0.1))
+    for (x, y), t, got in zip([(10.0, 0.0), (0.0, 12.0)], (-0.05, -0.075), out.points):
+        psi = w * t
+        qx, qy = x - v * math.sin(psi) / w, y - v * (1 - math.cos(psi)) / w
+        want = (math.cos(psi) * qx + math.sin(psi) * qy, -math.sin(psi) * qx + math.cos(psi) * qy)
+        np.testing.assert_allclose(got[:2], want, atol=2e-5)
+        assert got[2] == np.float32(0.5) and got[3] == np.float32(0.3)
+
+
 def test_motion_distortion_grows_with_severity():
     scan = make_scan(np.random.default_rng(0), beams=16, steps=512)
     shifts = [
