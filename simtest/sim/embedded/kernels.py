@@ -1,9 +1,12 @@
-"""Compiled per-pixel kernels of the camera (numba, parallel over pixels).
+"""Compiled per-pixel kernels of the camera (numba, one thread).
 
 The shading model is the one documented in :mod:`.shading`; these kernels only
 fuse its per-pixel arithmetic into one pass so that shading costs less than
-casting the rays. Every pixel is computed independently (no reductions), so the
-result does not depend on the number of threads. Curves shared with other
+casting the rays. They run on one thread on purpose: Embree already uses every
+core for the casts, and sweeps run several simulators side by side, where
+parallel regions that spin-wait on oversubscribed cores run several times
+slower (measured: 8 ms serial against 35 ms with two threads on a loaded
+machine). Curves shared with other
 modules (sky dome, Fresnel reflectance, sRGB) come in as lookup tables built by
 those modules, so each formula lives in one place.
 """
@@ -14,10 +17,6 @@ import math
 
 import numba as nb
 import numpy as np
-
-# OpenMP first: the TBB layer needs a newer TBB than many systems ship, and
-# workqueue is not safe when several Python threads run kernels at once.
-nb.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -30,11 +29,11 @@ def _lookup(table: np.ndarray, x: float) -> int:
     return int(x * (table.shape[0] - 1) + 0.5)
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def shadow_rays(dirs, t, n, lit, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - numba kernel
     """Rays (len(lit), 6) from the hit points of pixels ``lit``, nudged ``offset`` m along the normal, to the sun."""
     out = np.empty((lit.shape[0], 6), np.float32)
-    for j in nb.prange(lit.shape[0]):
+    for j in range(lit.shape[0]):
         i = lit[j]
         for c in range(3):
             out[j, c] = origin[c] + dirs[i, c] * t[i] + n[i, c] * offset
@@ -42,7 +41,7 @@ def shadow_rays(dirs, t, n, lit, origin, sun_dir, offset):  # noqa: ANN001, ANN2
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
     dirs, t, n, mat, sunlit, albedo_px, albedo_tab, emissive, wettable, snow_ok,
     sky_tab, sky_rgb, bounce, sun_rgb, sun_dir, sun_disc_cos, sun_disc,
@@ -63,7 +62,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
     per_pixel_albedo = albedo_px.shape[0] == npx
     inv_pi = 1.0 / math.pi
     glint_norm = (glint_exp + 2.0) / (2.0 * math.pi)
-    for i in nb.prange(npx):
+    for i in range(npx):
         dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
         ti = t[i]
         r = g = b = 0.0
@@ -162,11 +161,11 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
         out[i, 2] = b
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
     """uint8 ``out`` (N, 3) from ``radiance`` (N, 3): gain, extended Reinhard, sRGB table."""
     top = lut.shape[0] - 1
-    for i in nb.prange(radiance.shape[0]):
+    for i in range(radiance.shape[0]):
         for c in range(3):
             x = radiance[i, c] * gain
             y = x * (1.0 + x * inv_white2) / (1.0 + x)
