@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perturbations.patch.definition import DEFAULT_PLACEMENTS, Patch, PatchError, random_control, random_texture
+from perturbations.patch.definition import DEFAULT_PLACEMENTS, Patch, PatchError, random_control
 from perturbations.patch.files import load_patch
 
 LIBRARY_DIR = Path(__file__).parent / "library"
@@ -66,4 +66,4 @@ def resolve_axis_value(value: object, seed: int = 0, directory: str | Path = LIB
 
 
 __all__ = ["CONTROL", "LIBRARY_DIR", "NO_PATCH", "control_patches", "library_names", "load_named",
-           "random_texture", "resolve_axis_value"]
+           "resolve_axis_value"]

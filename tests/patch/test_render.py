@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from perturbations.patch import DEFAULT_PLACEMENTS, Patch, random_texture
+from perturbations.patch import DEFAULT_PLACEMENTS, Patch, albedo_of, random_texture
 from simtest.patch.render import albedo_from_srgb, capture_views, texture_tensor
 from simtest.patch.scenes import Viewpoint, single_actor_scenario
 from simtest.sim.base import PRESETS
 from simtest.sim.embedded import EmbeddedSimulator
-from perturbations.patch import albedo_of
 
 
 def _patches(seed: int) -> tuple[Patch, Patch]:
