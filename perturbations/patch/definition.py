@@ -95,11 +95,11 @@ class Placement:
 
 
 DEFAULT_PLACEMENTS: Mapping[str, Placement] = {
-    "pedestrian": Placement("class:pedestrian", "front", (0.34, 0.4), 0.0, 0.66),
+    "pedestrian": Placement("class:pedestrian", "front", (0.36, 0.5), 0.0, 0.66),
     "vehicle": Placement("class:vehicle", "back", (1.0, 0.6), 0.0, 0.42),
     "cyclist": Placement("class:cyclist", "left", (0.5, 0.4), 0.0, 0.45),
 }
-"""Chest of a walker, tailgate of a vehicle, flank of a cyclist (class -> placement)."""
+"""Shirt front of a walker (a T-shirt print), tailgate of a vehicle, flank of a cyclist (class -> placement)."""
 
 
 def check_texture(texture: Any, *, where: str = "patch texture") -> np.ndarray:

@@ -38,7 +38,7 @@ def test_round_trip_keeps_texture_placement_and_metadata(tmp_path):
     assert q == p
     assert np.array_equal(q.texture, p.texture) and q.texture.dtype == np.uint8
     assert q.meta["model_hash"] == META["model_hash"] and q.meta["eot"]["distance"] == [6.0, 25.0]
-    assert q.placement.size == (0.34, 0.4)
+    assert q.placement.size == (0.36, 0.5)
     assert load_patch(tmp_path / "ped_v1.png") == p  # the PNG path finds its JSON
 
 

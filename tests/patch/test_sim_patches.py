@@ -28,15 +28,15 @@ def test_patch_lies_on_the_torso_and_the_tailgate():
     back = EpisodePatches([_patch(replace_surface(DEFAULT_PLACEMENTS["pedestrian"], "back"))], walker, 100).quads[0]
     tail = EpisodePatches([_patch(DEFAULT_PLACEMENTS["vehicle"])], car, 100).quads[0]
     # adult torso: 0.24 m deep from z = 0.84 m, tapering linearly to 0.9 x 0.24 m at z = 1.49 m; the quad
-    # touches its outermost point under the footprint, the lowest probe row at z = 1.155 - 0.4 * 4/9 m
-    z_low = 0.66 * 1.75 - 0.4 * (0.5 - 0.5 / 9)
+    # touches its outermost point under the footprint, the lowest probe row at z = 1.155 - 0.5 * 4/9 m
+    z_low = 0.66 * 1.75 - 0.5 * (0.5 - 0.5 / 9)
     chest = 0.12 - 0.012 * (z_low - 0.84) / 0.65
     assert front.corner[0] == pytest.approx(chest + PATCH_STANDOFF, abs=2e-4)
     assert back.corner[0] == pytest.approx(-chest - PATCH_STANDOFF, abs=2e-4)
     # sedan: rear face at -length/2
     assert tail.corner[0] == pytest.approx(-VEHICLES["sedan"].length / 2 - PATCH_STANDOFF, abs=1e-4)
     # size and orientation: u to the viewer's right, v down; centre at elevation * height
-    assert np.allclose(front.e_u, [0, 0.34, 0]) and np.allclose(front.e_v, [0, 0, -0.4])
+    assert np.allclose(front.e_u, [0, 0.36, 0]) and np.allclose(front.e_v, [0, 0, -0.5])
     assert np.allclose(tail.e_u, [0, -1.0, 0]) and np.allclose(tail.e_v, [0, 0, -0.6])
     centre = front.corner + 0.5 * front.e_u + 0.5 * front.e_v
     assert centre[2] == pytest.approx(0.66 * 1.75) and centre[1] == pytest.approx(0.0)
