@@ -127,6 +127,25 @@ world: {{buildings: false, trees: false, street_lights: false,
     assert (airlight - centre) / airlight == pytest.approx(0.05, abs=0.002)
 
 
+def test_low_sun_in_view_veils_the_image():
+    scen = parse_scenario("""
+ego: {start: [0, 0]}
+world: {buildings: false, trees: false, street_lights: false,
+        props: [{kind: wall, position: [60, 0], size: [1.0, 60.0, 4.0], color: [0.1, 0.1, 0.1]}]}
+""")
+    world = build_world(scen.world, np.random.default_rng(0), np.zeros((0, 2)), len(MATERIALS))
+    spec = CameraSpec(width=96, height=64, fov=60.0, mount=Mount(x=1.5, z=1.6))
+    wall = {}
+    for alt in (20.0, 60.0):  # sun ahead: in view above the low wall, or high above the view
+        out = _render_one(world.mesh, MATERIALS + world.materials, Conditions(sun_altitude=alt, sun_azimuth=0.0),
+                          spec, np.eye(4))
+        assert out.hits.t.reshape(64, 96)[33, 48] == pytest.approx(60.0 - 1.5 - 0.5, rel=1e-3)
+        wall[alt] = float((out.radiance @ LUMA).reshape(64, 96)[33, 48])
+    # the wall's face is in its own shade either way; Stiles-Holladay veil 10 E / theta^2 at
+    # theta ~ 20 deg adds ~2 % of the sun's illuminance (~1000 cd/m^2) to every pixel near the sun
+    assert wall[20.0] > 3 * wall[60.0]
+
+
 @pytest.mark.parametrize("azimuth", [0.0, 70.0, 160.0, 250.0, 315.0])
 def test_shadows_point_away_from_the_sun(azimuth):
     altitude, height = 30.0, 6.0
