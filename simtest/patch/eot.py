@@ -50,7 +50,7 @@ class EotRanges:
     fog_visibility: tuple[float, float] = (150.0, 1000.0)
     rain_probability: float = 0.15
     rain_rate: tuple[float, float] = (0.5, 8.0)
-    frames: tuple[int, int] = (0, 4)
+    frames: tuple[int, int] = (0, 2)
     models: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -39,7 +39,7 @@ def test_eot_samples_are_reproducible_and_within_ranges():
     assert a == b
     for s in a:
         assert 8.0 <= s.view.distance <= 12.0 and abs(s.view.heading - SURFACE_HEADING["back"]) <= 10.0
-        assert s.model in ("adult", "child") and 0 <= s.frame <= 4
+        assert s.model in ("adult", "child") and 0 <= s.frame <= 2
     with pytest.raises(PatchError, match="EotRanges.distance"):
         EotRanges(distance=(10.0, 5.0))
 
