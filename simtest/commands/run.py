@@ -12,17 +12,24 @@ summary); 130 interrupted (rerun the same command to resume).
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+import os
 
-from omegaconf import DictConfig, OmegaConf
+# numpy's threaded BLAS keeps a core spinning after small operations and halves
+# Embree's ray-casting speed; the main job does no large linear algebra. Must be
+# set before numpy loads (simtest.config imports it).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from simtest.config import (
+import importlib.util  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from simtest.config import (  # noqa: E402
     Config,
     ConfigError,
     ExecutorConfig,
