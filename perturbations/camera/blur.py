@@ -174,7 +174,9 @@ class ZoomBlurParams:
 def apply_zoom_blur(x: Any, params: ZoomBlurParams) -> Any:
     """Mean of the image and its magnifications about the centre (forward-motion blur).
 
-    Each magnification is one bilinear warp of the uint8 image, summed in uint16.
+    Each magnification is one bilinear resize of the central crop of the uint8
+    image, summed in uint16. The zoom is about the exact image centre; the
+    published crop rounding moves its zoom centre by up to a few px for zooms near 1.
     """
     xp = check_image("zoom_blur", x)
     if not params.zooms:

@@ -11,6 +11,7 @@ Brightness and saturate are the published HSV edits written in closed form on RG
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -20,7 +21,8 @@ from perturbations.camera import filters
 from perturbations.camera import severities as sev
 from perturbations.camera.fields import host_uniform16
 from perturbations.camera.image import (
-    as_float, channel_max, channel_mean, channel_min, check_image, check_shape, grid, identity, to_uint8,
+    as_float, channel_lut, channel_max, channel_mean, channel_min, check_image, check_shape, grid, identity, lookup,
+    to_uint8,
 )
 from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, from_host, to_host
@@ -33,14 +35,21 @@ class BrightnessParams:
 
 
 def apply_brightness(x: Any, params: BrightnessParams) -> Any:
-    """HSV value + shift (clipped at 1), hue and saturation kept."""
+    """HSV value + shift (clipped at 1), hue and saturation kept: c * V' / V, tabulated over (c, V)."""
     xp = check_image("brightness", x)
     if params.shift == 0.0:
         return identity(x)
-    f = as_float(x)
-    v = channel_max(f)
-    v_new = xp.clip(v + 255.0 * params.shift, 0.0, 255.0)
-    return to_uint8(xp.where(v > 0, f * (v_new / xp.where(v > 0, v, 1.0)), v_new))
+    v = channel_max(x)  # uint8
+    return lookup(_brightness_table(params.shift), xp.astype(x, xp.int32) * 256 + xp.astype(v, xp.int32))
+
+
+@lru_cache(maxsize=8)
+def _brightness_table(shift: float) -> np.ndarray:
+    """uint8 output for (channel value c, pixel value V) flattened as c * 256 + V: c * V' / V."""
+    c, v = np.meshgrid(np.arange(256.0), np.arange(256.0), indexing="ij")
+    v_new = np.minimum(v + 255.0 * shift, 255.0)
+    out = np.where(v > 0, c * v_new / np.maximum(v, 1.0), v_new)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).ravel()
 
 
 @perturbation("brightness", kind="camera", apply=apply_brightness)
@@ -57,13 +66,13 @@ class ContrastParams:
 
 
 def apply_contrast(x: Any, params: ContrastParams) -> Any:
-    """(x - channel mean) * factor + channel mean."""
+    """(x - channel mean) * factor + channel mean, as a per-channel look-up table."""
     xp = check_image("contrast", x)
     if params.factor == 1.0:
         return identity(x)
-    f = as_float(x)
-    mean = channel_mean(f)
-    return to_uint8((f - mean) * params.factor + mean)
+    mean = to_host(channel_mean(xp.astype(x, xp.float32))).reshape(3, 1).astype(np.float64)
+    tables = (np.arange(256.0)[None, :] - mean) * params.factor + mean  # a per-channel affine map of 256 codes
+    return channel_lut(x, np.clip(np.rint(tables), 0, 255).astype(np.uint8))
 
 
 @perturbation("contrast", kind="camera", apply=apply_contrast)

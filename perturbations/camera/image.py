@@ -76,6 +76,24 @@ def channel_mean(f: Any) -> Any:
     return xp.reshape(xp.stack([xp.mean(f[:, :, c]) for c in range(f.shape[2])]), (1, 1, f.shape[2]))
 
 
+def lookup(table: np.ndarray, index: Any) -> Any:
+    """``table[index]`` for an integer index array of any shape (a gather; tables are small host arrays)."""
+    xp = namespace(index)
+    flat = xp.reshape(xp.astype(index, xp.int32), (-1,))
+    return xp.reshape(xp.take(from_host(table, index), flat, axis=0), index.shape)
+
+
+def channel_lut(x: Any, tables: np.ndarray) -> Any:
+    """Per-channel look-up on a uint8 image: ``out[..., c] = tables[c, x[..., c]]`` (tables uint8, 3 x 256)."""
+    xp = namespace(x)
+    if xp is np:
+        import cv2
+
+        return cv2.LUT(x, np.ascontiguousarray(tables.T).reshape(256, 1, 3))
+    offsets = xp.asarray([0, 256, 512], dtype=xp.int32)
+    return lookup(tables.reshape(-1), xp.astype(x, xp.int32) + offsets)
+
+
 def grey(f: Any) -> Any:
     """Luma (ITU-R BT.601 weights, as OpenCV's RGB2GRAY), H x W x 1."""
     return 0.299 * f[:, :, 0:1] + 0.587 * f[:, :, 1:2] + 0.114 * f[:, :, 2:3]
