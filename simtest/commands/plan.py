@@ -10,12 +10,16 @@ machine. Exit codes: 0, or 2 on a bad config (the message names the key).
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the main job (see simtest.commands.run)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from typing import Any  # noqa: E402
 
 SECONDS_PER_FRAME = 0.2
 """Serial cost of one frame (simulation, perturbation, model, matching) at the default rig on an idle
