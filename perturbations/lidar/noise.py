@@ -18,8 +18,8 @@ from perturbations.registry import perturbation, severity_value
 from perturbations.xp import draw_seed, namespace, noise
 
 
-def _shifted(scan: Scan, d: Any, scale: float = 1.0) -> Scan:
-    """The scan with ``scale`` times row ``k`` of ``d`` (3 x N, m) added to coordinate ``k``; intensity unchanged.
+def _shifted(scan: Scan, d: Any) -> Scan:
+    """The scan with row ``k`` of ``d`` (3 x N, m) added to coordinate ``k``; intensity unchanged.
 
     Adds column by column into one fresh copy of the points: an N x 3 view would
     make NumPy loop over rows of three.
@@ -27,7 +27,7 @@ def _shifted(scan: Scan, d: Any, scale: float = 1.0) -> Scan:
     xp = namespace(scan.points)
     out = xp.asarray(scan.points, copy=True)
     for k in range(3):
-        out[:, k] += d[k, :] if scale == 1.0 else scale * d[k, :]
+        out[:, k] += d[k, :]
     return scan.with_points(out)
 
 
@@ -56,7 +56,9 @@ def apply_gaussian_noise(scan: Scan, params: JitterParams) -> Scan:
     """Add N(0, scale^2) to each of x, y, z (intensity untouched)."""
     if params.scale == 0:
         return scan
-    return _shifted(scan, noise(scan.points, params.seed, (3, len(scan)), "normal"), params.scale)
+    d = noise(scan.points, params.seed, (3, len(scan)), "normal")
+    d *= params.scale  # in place: the field is ours
+    return _shifted(scan, d)
 
 
 @perturbation("lidar_gaussian_noise", kind="lidar", apply=lidar_kernel(apply_gaussian_noise))
@@ -69,8 +71,10 @@ def apply_uniform_noise(scan: Scan, params: JitterParams) -> Scan:
     """Add U(-scale, scale) to each of x, y, z."""
     if params.scale == 0:
         return scan
-    u = noise(scan.points, params.seed, (3, len(scan)), "uniform")
-    return _shifted(scan, (2.0 * params.scale) * u - params.scale)
+    d = noise(scan.points, params.seed, (3, len(scan)), "uniform")
+    d *= 2.0 * params.scale  # in place: the field is ours
+    d -= params.scale
+    return _shifted(scan, d)
 
 
 @perturbation("lidar_uniform_noise", kind="lidar", apply=lidar_kernel(apply_uniform_noise))
