@@ -13,13 +13,17 @@ one scene holding the same meshes (built once, not timed). Targets: frame time
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS threads halve Embree's speed
+# Running this file puts tools/bench first on sys.path, where tools/bench/perturbations.py
+# would shadow the perturbations package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402

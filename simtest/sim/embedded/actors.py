@@ -19,8 +19,8 @@ from simtest.sim.embedded.meshes import Mesh, merge
 
 PEDAL_METRES_PER_REV = 4.7  # m travelled per crank revolution
 RUN_SPEED = 2.5  # m/s at which a walker's swing reaches its maximum
-PHASE_STEPS = 24  # gait and pedal phases are quantised to this many poses per cycle (meshes are cached)
-SWING_STEPS = 8
+PHASE_STEPS = 16  # gait and pedal phases are quantised to this many poses per cycle (meshes are cached)
+SWING_STEPS = 4
 LAMPS_OFF = np.arange(len(MATERIALS), dtype=np.int32)
 LAMPS_OFF[MATERIAL_ID["head_light"]] = MATERIAL_ID["head_light_off"]
 LAMPS_OFF[MATERIAL_ID["tail_light"]] = MATERIAL_ID["tail_light_off"]

@@ -171,3 +171,28 @@ def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
             y = x * (1.0 + x * inv_white2) / (1.0 + x)
             k = int(y * top)
             out[i, c] = lut[min(max(k, 0), top)]
+
+
+@nb.njit(cache=True)
+def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, face_rays):  # noqa: ANN001, ANN201
+    """Material and actor of each hit (-1 on a miss) from Embree's geometry and primitive ids
+    (geometry 0 = static world, 1 = actors, whose triangles follow the static ones in the tables);
+    with ``face_rays`` turns ``normal`` (N, 3) in place towards the rays' origins."""
+    n = geom.shape[0]
+    material = np.empty(n, np.int32)
+    actor = np.empty(n, np.int32)
+    invalid = np.uint32(0xFFFFFFFF)
+    for i in range(n):
+        g = geom[i]
+        if g == invalid:
+            material[i] = -1
+            actor[i] = -1
+            continue
+        tri = np.int64(prim[i]) + (num_static if g == 1 else 0)
+        material[i] = material_of[tri]
+        actor[i] = actor_of[tri]
+        if face_rays and normal[i, 0] * rays[i, 3] + normal[i, 1] * rays[i, 4] + normal[i, 2] * rays[i, 5] > 0:
+            normal[i, 0] = -normal[i, 0]
+            normal[i, 1] = -normal[i, 1]
+            normal[i, 2] = -normal[i, 2]
+    return material, actor

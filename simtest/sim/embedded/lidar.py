@@ -70,6 +70,8 @@ class LidarRenderer:
         self.column = np.tile(np.arange(n), spec.beams)
         # firing time of each column relative to the frame time (s, <= 0)
         self.column_time = -(1.0 - frac) / spec.rotation_hz
+        self._dirs_key: bytes | None = None
+        self._dirs_world = self.dirs_lidar
 
     def render(
         self,
@@ -88,16 +90,20 @@ class LidarRenderer:
         else:
             T = pose_at(t) @ self.T_ego_from_lidar
             origins = T[:3, 3].astype(np.float32)
-            dirs = self.dirs_lidar @ T[:3, :3].T.astype(np.float32)
+            R = T[:3, :3].astype(np.float32)
+            if self._dirs_key != R.tobytes():  # the heading changed: rotate the beam pattern again
+                self._dirs_world = self.dirs_lidar @ R.T
+                self._dirs_key = R.tobytes()
+            dirs = self._dirs_world
         hits = scene.cast(rays_from(origins, dirs), face_rays=False)
         hit = hits.hit
-        rho = np.zeros(len(dirs), np.float32)
-        rho[hit] = materials.reflectivity[hits.material[hit]]
+        rho = materials.reflectivity.take(np.maximum(hits.material, 0))
         if snow_cover > 0:
             snowy = hit & (np.abs(hits.normal[:, 2]) > 0.6)
             snowy[hit] &= materials.snow[hits.material[hit]]
             rho[snowy] = rho[snowy] * (1 - snow_cover) + SNOW_REFLECTIVITY * snow_cover
-        cos_i = np.abs(np.einsum("ij,ij->i", hits.normal, dirs))
+        nrm = hits.normal
+        cos_i = np.abs(nrm[:, 0] * dirs[:, 0] + nrm[:, 1] * dirs[:, 1] + nrm[:, 2] * dirs[:, 2])
         apparent = rho * cos_i
         r = hits.t
         detected = hit & (r <= spec.range) & (apparent >= self.optics.min_reflectivity * (r / spec.range) ** 2)
@@ -107,15 +113,16 @@ class LidarRenderer:
             fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
             snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
         )
-        keep = np.isfinite(weather.ranges)
-        local = self.dirs_lidar[keep] * weather.ranges[keep][:, None]
+        keep = np.flatnonzero(np.isfinite(weather.ranges))
+        points = np.empty((len(keep), 4), np.float32)
         R = self.T_ego_from_lidar[:3, :3].astype(np.float32)
-        xyz = local @ R.T + self.T_ego_from_lidar[:3, 3].astype(np.float32)
-        points = np.concatenate([xyz, weather.intensities[keep][:, None]], axis=1).astype(np.float32)
-        kind = weather.kind[keep]
-        actor = np.where(kind == HARD, hits.actor[keep], WEATHER).astype(np.int32)
+        np.matmul(self.dirs_lidar.take(keep, axis=0) * weather.ranges.take(keep)[:, None], R.T, out=points[:, :3])
+        points[:, :3] += self.T_ego_from_lidar[:3, 3].astype(np.float32)
+        points[:, 3] = weather.intensities.take(keep)
+        kind = weather.kind.take(keep)
+        actor = np.where(kind == HARD, hits.actor.take(keep), WEATHER).astype(np.int32)
         actor[(kind != HARD) & (kind != FOG) & (kind != PARTICLE)] = BACKGROUND
-        scan = Scan(points, self.ring[keep], labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
+        scan = Scan(points, self.ring.take(keep), labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
                     num_beams=spec.beams)
         if conditions.road_wetness > 0:
             scan = apply_wet_ground(scan, WetGroundParams(conditions.road_wetness, draw_seed(rng)))

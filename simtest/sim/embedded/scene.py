@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from simtest.open3d_loader import import_open3d
+from simtest.sim.embedded import kernels
 from simtest.sim.embedded.meshes import Mesh
 
 SURFACE_OFFSET = 0.02  # m, secondary rays start this far off the surface
@@ -60,13 +61,10 @@ class FrameScene:
             ray_log.append(("scene", self))
         self.scene = o3d.t.geometry.RaycastingScene()
         self.scene.add_triangles(_tensor(static.vertices), _tensor(static.triangles))
-        # per-triangle lookups over both geometries: index = primitive id + offset of its geometry,
-        # with one trailing "miss" entry
+        # per-triangle lookups over both geometries: index = primitive id (+ the static count for actors)
         self._num_static = static.num_triangles
-        self._material_of = np.concatenate([static.materials, actors.materials, [-1]]).astype(np.int32)
-        self._actor_of = np.concatenate(
-            [np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32), [-1]]
-        )
+        self._material_of = np.concatenate([static.materials, actors.materials]).astype(np.int32)
+        self._actor_of = np.concatenate([np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32)])
         self._actor_tri = actor_of_triangle.astype(np.int32)
         self._actors = actors
         self._actors_only = None
@@ -85,14 +83,9 @@ class FrameScene:
         geom = out["geometry_ids"].numpy()
         prim = out["primitive_ids"].numpy()
         normal = out["primitive_normals"].numpy()
-        # a miss has primitive id 0xFFFFFFFF, i.e. -1 as int32: the tables' trailing "miss" entry
-        tri = prim.view(np.int32)
-        tri = np.where(geom == 1, tri + np.int32(self._num_static), tri)
-        if face_rays:
-            d = rays[:, 3:6]
-            facing = normal[:, 0] * d[:, 0] + normal[:, 1] * d[:, 1] + normal[:, 2] * d[:, 2]
-            normal *= np.where(facing > 0, np.float32(-1), np.float32(1))[:, None]
-        return Hits(t, normal, self._material_of.take(tri), self._actor_of.take(tri))
+        material, actor = kernels.decode_hits(geom, prim, normal, rays, self._num_static, self._material_of,
+                                              self._actor_of, face_rays)
+        return Hits(t, normal, material, actor)
 
     def occluded(self, rays: np.ndarray, tfar: float | np.ndarray = np.inf) -> np.ndarray:
         """Whether each ray (N, 6) meets any surface before ``tfar`` (shadow rays)."""
@@ -125,6 +118,15 @@ class FrameScene:
 def rays_from(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """Pack origins (N, 3) (or one (3,)) and unit directions (N, 3) into rays (N, 6) float32."""
     rays = np.empty((len(directions), 6), np.float32)
-    rays[:, :3] = origins
-    rays[:, 3:] = directions
+    set_columns(rays, origins, directions)
     return rays
+
+
+def set_columns(rays: np.ndarray, origins: np.ndarray | None, directions: np.ndarray | None) -> None:
+    """Write origins and/or directions into rays (N, 6) column by column (several times faster
+    than assigning a strided (N, 3) block)."""
+    for c in range(3):
+        if origins is not None:
+            rays[:, c] = origins[..., c]
+        if directions is not None:
+            rays[:, 3 + c] = directions[:, c]
