@@ -69,7 +69,7 @@ def ndimage(xp: ModuleType) -> ModuleType | None:
 _U32 = np.float32(2.0**-32)
 _ANGLE_STEP = np.float32(2.0 * math.pi * 2.0**-24)  # rad per step of a 24-bit angle
 _LOW24 = np.uint64(0xFFFFFF)
-_NOISE_CHUNK = 8192
+_NOISE_CHUNK = 32768
 """Words turned into noise per step: the temporaries stay in the cache and in the
 allocator's small-block pool, so a large field costs little beyond its own pages."""
 
