@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -128,3 +129,11 @@ def test_polynomial_azimuth_matches_atan2(scan):
     axes = scan_from_numpy(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [-1, 0, 0, 0], [0, -1, 0, 0], [-1, -1e-9, 0, 0]]),
                            np.zeros(5))
     np.testing.assert_allclose(azimuth(axes), [0, np.pi / 2, np.pi, -np.pi / 2, -np.pi], atol=1e-6)
+
+
+def test_local_cutout_runs_on_array_api_strict_with_the_numpy_result(scan):
+    xps = pytest.importorskip("array_api_strict")
+    strict = dataclasses.replace(scan, points=xps.asarray(scan.points), ring=xps.asarray(scan.ring), labels=None)
+    want = perturb(scan, "lidar_local_cutout", 5, np.random.default_rng(6))
+    got = perturb(strict, "lidar_local_cutout", 5, np.random.default_rng(6))
+    np.testing.assert_array_equal(np.asarray(got.points), want.points)

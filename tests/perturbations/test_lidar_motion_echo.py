@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -96,3 +97,12 @@ def test_wet_ground_loses_grazing_ground_returns_first():
             for a, b in bins]
     assert all(x > y for x, y in zip(kept, kept[1:])), kept
     assert kept[-1] < 0.2
+
+
+def test_motion_distortion_runs_on_array_api_strict_with_the_numpy_bytes():
+    xps = pytest.importorskip("array_api_strict")
+    scan = make_scan(np.random.default_rng(0), beams=16, steps=512)
+    strict = dataclasses.replace(scan, points=xps.asarray(scan.points), ring=xps.asarray(scan.ring), labels=None)
+    want = perturb(scan, "lidar_motion_distortion", 4, np.random.default_rng(2))
+    got = perturb(strict, "lidar_motion_distortion", 4, np.random.default_rng(2))
+    np.testing.assert_array_equal(np.asarray(got.points), want.points)

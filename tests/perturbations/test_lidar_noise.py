@@ -133,3 +133,15 @@ def test_noise_kernels_run_on_array_api_strict_with_the_numpy_bytes(scan):
         want = perturb(scan, name, 4, np.random.default_rng(8))
         got = perturb(strict, name, 4, np.random.default_rng(8))
         np.testing.assert_array_equal(np.asarray(got.points), want.points, err_msg=name)
+
+
+def test_impulse_signs_are_uniform_over_the_eight_octants(scan):
+    from scipy import stats
+
+    out = perturb(scan, "lidar_impulse_noise", 5, np.random.default_rng(9))
+    d = (out.points[:, :3].astype(np.float64) - scan.points[:, :3])
+    moved = np.any(np.abs(d) > 1e-6, axis=1)
+    np.testing.assert_array_equal(out.points[~moved], scan.points[~moved])  # untouched rows keep their bytes
+    pattern = ((d[moved] > 0).astype(int) * (1, 2, 4)).sum(axis=1)
+    counts = np.bincount(pattern, minlength=8)
+    assert stats.chisquare(counts).pvalue > 1e-3
