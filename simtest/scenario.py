@@ -225,16 +225,12 @@ class _Node:
             raise ScenarioError(f"{self.where}.{key}: {v!r} is not one of {list(choices)}{_hint(v, choices)}")
         return v
 
-    def points(self, key: str, default: Any = None) -> tuple[tuple[float, float], ...]:
-        v = self.data.get(key, default)
+    def points(self, key: str) -> tuple[tuple[float, float], ...]:
+        v = self.require(key)
         where = f"{self.where}.{key}"
-        if v is None:
-            raise ScenarioError(f"{where}: required key is missing (a list of [x, y] points in metres)")
-        return tuple(_point(p, f"{where}[{i}]") for i, p in enumerate(v)) if isinstance(v, list) else _bad_points(where, v)
-
-
-def _bad_points(where: str, v: Any) -> tuple:
-    raise ScenarioError(f"{where}: expected a list of [x, y] points in metres, got {v!r}")
+        if not isinstance(v, list):
+            raise ScenarioError(f"{where}: expected a list of [x, y] points in metres, got {v!r}")
+        return tuple(_point(p, f"{where}[{i}]") for i, p in enumerate(v))
 
 
 def _point(p: Any, where: str) -> tuple[float, float]:

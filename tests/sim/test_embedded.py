@@ -15,7 +15,7 @@ from simtest.sim.embedded.lighting import LUMA, daylight
 from simtest.sim.embedded.materials import MATERIALS, material_arrays
 from simtest.sim.embedded.meshes import EMPTY, box, ground_strips, merge
 from simtest.sim.embedded.scene import FrameScene
-from simtest.sim.embedded.shading import LightRig, SurfaceParams, shade
+from simtest.sim.embedded.shading import LightRig, SurfaceParams
 from simtest.sim.embedded.world import build_world
 from simtest.types import box_corners, points_in_boxes, project_points
 

@@ -42,7 +42,7 @@ from simtest.sim.embedded.patches import EpisodePatches
 from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.embedded.shading import LightRig, SurfaceParams
 from simtest.sim.embedded.truth import actor_ids, frame_objects, visible_fractions
-from simtest.sim.embedded.world import StaticWorld, build_world, lamp_intensity
+from simtest.sim.embedded.world import LAMP_CD, StaticWorld, build_world
 from simtest.sim.ground_truth import PathConfig
 from simtest.types import (
     Camera,
@@ -244,4 +244,4 @@ class EmbeddedSimulator:
         else:
             heads = np.zeros((0, 3), np.float32)
         frame = T_world_from_ego[:3, :3].T.astype(np.float32)
-        return LightRig(lamps=lamps, lamp_cd=lamp_intensity(), headlights=heads, headlight_frame=frame)
+        return LightRig(lamps=lamps, lamp_cd=LAMP_CD, headlights=heads, headlight_frame=frame)

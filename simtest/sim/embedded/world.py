@@ -23,6 +23,7 @@ KERB_HEIGHT = 0.12  # m, pavement surface height
 MARK_Z = 0.004  # m, paint above asphalt (no z-fighting)
 LAMP_HEIGHT = 8.0  # m
 LAMP_SPACING = 30.0  # m along each side
+LAMP_CD = 20.0 * LAMP_HEIGHT**2  # cd straight down: ~20 lux on the road under a lamp
 TREE_SPACING = 17.0  # m
 GROUND_EXTENT = 400.0  # m, ground plane half size around the road
 BUILDING_PALETTE = ((0.62, 0.55, 0.47), (0.5, 0.35, 0.3), (0.7, 0.68, 0.62), (0.42, 0.42, 0.45), (0.55, 0.5, 0.38))
@@ -192,11 +193,3 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
         else:  # building, wall, bus stop: a box
             parts.append(box((p.position[0], p.position[1], size[2] / 2), size, mid, yaw=p.yaw))
     return StaticWorld(merge(parts), tuple(extra), np.array(lamps, np.float32).reshape(-1, 3))
-
-
-def lamp_intensity() -> float:
-    """Luminous intensity (cd) of a street lamp straight down: ~20 lux on the road below."""
-    return 20.0 * (LAMP_HEIGHT**2)
-
-
-__all__ = ["StaticWorld", "build_world", "lamp_intensity"]
