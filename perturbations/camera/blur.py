@@ -16,9 +16,9 @@ import numpy as np
 from perturbations.camera import filters
 from perturbations.camera import severities as sev
 from perturbations.camera.fields import LEVELS, uniform16
-from perturbations.camera.image import as_float, check_image, check_shape, identity, to_uint8
+from perturbations.camera.image import check_image, check_shape, identity
 from perturbations.registry import perturbation, severity_value
-from perturbations.xp import draw_seed, namespace
+from perturbations.xp import draw_seed
 
 
 # --- Gaussian blur ------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def apply_defocus_blur(x: Any, params: DefocusBlurParams) -> Any:
     check_image("defocus_blur", x)
     if params.radius == 0.0:
         return identity(x)
-    return to_uint8(filters.correlate(x, disk_kernel(params.radius, params.alias_sigma)))
+    return filters.correlate(x, disk_kernel(params.radius, params.alias_sigma), out_uint8=True)
 
 
 @perturbation("defocus_blur", kind="camera", apply=apply_defocus_blur)
@@ -143,17 +143,13 @@ def motion_kernel(radius: int, sigma: float, angle_deg: float) -> np.ndarray:
     return kernel
 
 
-def smear(x: Any, kernel: np.ndarray) -> Any:
-    """``x`` (uint8 or float32) correlated with a motion kernel, edges replicated; float32 out."""
-    return filters.correlate(x, kernel, border="replicate")
-
-
 def apply_motion_blur(x: Any, params: MotionBlurParams) -> Any:
     """Linear motion smear with one-sided Gaussian weights (camera shake during exposure)."""
     check_image("motion_blur", x)
     if params.radius == 0:
         return identity(x)
-    return to_uint8(smear(x, motion_kernel(params.radius, params.sigma, params.angle_deg)))
+    return filters.correlate(x, motion_kernel(params.radius, params.sigma, params.angle_deg), border="replicate",
+                             out_uint8=True)
 
 
 @perturbation("motion_blur", kind="camera", apply=apply_motion_blur)

@@ -152,11 +152,11 @@ def apply_jpeg_compression(x: Any, params: JpegParams) -> Any:
     check_image("jpeg_compression", x)
     if params.quality >= NO_COMPRESSION:
         return identity(x)
-    bgr = np.ascontiguousarray(to_host(x)[:, :, ::-1])
+    bgr = cv2.cvtColor(to_host(x), cv2.COLOR_RGB2BGR)  # OpenCV encodes BGR; the YCbCr weights need the order
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(params.quality)])
     if not ok:
         raise ValueError(f"jpeg_compression: OpenCV could not encode a {bgr.shape} image")
-    return from_host(np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]), x)
+    return from_host(cv2.imdecode(buf, cv2.IMREAD_COLOR_RGB), x)
 
 
 @perturbation("jpeg_compression", kind="camera", apply=apply_jpeg_compression, host_fallback=True)

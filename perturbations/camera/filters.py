@@ -64,14 +64,21 @@ def _like(xp: ModuleType, out: Any, x: Any) -> Any:
     return xp.astype(xp.round(xp.clip(out, 0, 255)), xp.uint8) if x.dtype == xp.uint8 else out
 
 
-def correlate(x: Any, kernel: np.ndarray, border: str = "reflect101") -> Any:
-    """Correlate each channel of an H x W (x C) image with a small odd-sized 2-D kernel; float32 out."""
+def correlate(x: Any, kernel: np.ndarray, border: str = "reflect101", out_uint8: bool = False) -> Any:
+    """Correlate each channel of an H x W (x C) image with a small odd-sized 2-D kernel.
+
+    float32 out, or (``out_uint8``, for a uint8 ``x``) rounded and saturated to uint8.
+    """
     k = np.ascontiguousarray(kernel, dtype=np.float32)
 
     def host(a: np.ndarray) -> np.ndarray:
-        return cv2.filter2D(a, cv2.CV_32F, k, borderType=_CV_BORDER[border])
+        return cv2.filter2D(a, -1 if out_uint8 else cv2.CV_32F, k, borderType=_CV_BORDER[border])
 
-    return _dispatch(x, host, lambda nd, xp: _nd_correlate(nd, xp, x, k, border))
+    def nd_path(nd: ModuleType, xp: ModuleType) -> Any:
+        out = _nd_correlate(nd, xp, x, k, border)
+        return _like(xp, out, x) if out_uint8 else out
+
+    return _dispatch(x, host, nd_path)
 
 
 def _nd_correlate(nd: ModuleType, xp: ModuleType, x: Any, kernel: np.ndarray, border: str) -> Any:

@@ -94,6 +94,17 @@ def channel_lut(x: Any, tables: np.ndarray) -> Any:
     return lookup(tables.reshape(-1), xp.astype(x, xp.int32) + offsets)
 
 
+def blend(x: Any, a: float, y: Any, b: Any) -> Any:
+    """round(clip(a * x + b * y)) for uint8 images ``x`` and ``y``; ``b`` a number or a per-channel triple."""
+    xp = namespace(x)
+    weights = (float(b),) * 3 if np.isscalar(b) else tuple(float(v) for v in b)
+    if xp is np and len(set(weights)) == 1:
+        import cv2
+
+        return cv2.addWeighted(x, float(a), y, weights[0], 0.0)  # saturating, SIMD
+    return to_uint8(as_float(x) * float(a) + as_float(y) * xp.asarray(weights, dtype=xp.float32))
+
+
 def grey(f: Any) -> Any:
     """Luma (ITU-R BT.601 weights, as OpenCV's RGB2GRAY), H x W x 1."""
     return 0.299 * f[:, :, 0:1] + 0.587 * f[:, :, 1:2] + 0.114 * f[:, :, 2:3]

@@ -23,10 +23,9 @@ import numpy as np
 from perturbations.camera import severities as sev
 from perturbations.camera.blur import motion_kernel
 from perturbations.camera.fields import host_normal
-from perturbations.camera.filters import gaussian
-from perturbations.camera.image import as_float, channel_max, check_image, check_shape, grey, identity, to_uint8
+from perturbations.camera.image import as_float, blend, check_image, check_shape, grey, identity, to_uint8
 from perturbations.registry import perturbation, severity_value
-from perturbations.xp import draw_seed, from_host, namespace
+from perturbations.xp import draw_seed, from_host
 
 
 def _fade(x: Any, out: Any, opacity: float) -> Any:
@@ -76,17 +75,36 @@ def plasma_fractal(size: int, decay: float, seed: int) -> np.ndarray:
     return m / m.max()
 
 
+COARSE = 4  # the fractal is built at 1/COARSE resolution and upsampled bilinearly
+
+
+def fractal_field(h: int, w: int, decay: float, seed: int) -> np.ndarray:
+    """The published fog fractal for an H x W image (float32 in [0, 1]).
+
+    The map side is the next power of two of the larger image side, as published,
+    but the two finest octaves are replaced by bilinear upsampling of a map built
+    at 1/4 resolution: their amplitude is at most decay**-16 (< 0.5 %) of the
+    coarsest octave's, and skipping them makes the field ~10x cheaper.
+    """
+    size = 1 << (max(h, w) - 1).bit_length()
+    coarse = max(2, size // COARSE)
+    field = plasma_fractal(coarse, decay, seed)
+    if coarse == size:
+        return field[:h, :w]
+    scale = size // coarse
+    needed = field[: min(coarse, h // scale + 2), : min(coarse, w // scale + 2)]  # only what covers the image
+    return cv2.resize(needed, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)[:h, :w]
+
+
 def apply_fog(x: Any, params: FogParams) -> Any:
     """x + strength * fractal, rescaled by max / (max + strength) so the brightest pixel keeps its value."""
     xp = check_image("fog", x)
     if params.strength == 0.0:
         return identity(x)
-    h, w = x.shape[0], x.shape[1]
-    size = 1 << (max(h, w) - 1).bit_length()  # the next power of two, as published
-    fractal = plasma_fractal(size, params.decay, params.seed)[:h, :w, None]
-    f = as_float(x)
-    peak = xp.max(f) / 255.0
-    return to_uint8((f + from_host(fractal * np.float32(255.0 * params.strength), x)) * (peak / (peak + params.strength)))
+    fractal = fractal_field(x.shape[0], x.shape[1], params.decay, params.seed)[:, :, None]
+    peak = float(xp.max(x)) / 255.0
+    k = peak / (peak + params.strength)
+    return to_uint8(as_float(x) * k + from_host(fractal * np.float32(255.0 * params.strength * k), x))
 
 
 @perturbation("fog", kind="camera", apply=apply_fog)
@@ -160,15 +178,14 @@ FROST_TINT = np.array([0.82, 0.9, 1.0], np.float32)  # RGB, blue-white ice
 
 
 def frost_texture(h: int, w: int, seed: int) -> np.ndarray:
-    """Procedural frost, float32 H x W x 3 on 0..255: fractal haze plus needle crystals.
+    """Procedural frost brightness, float32 H x W on 0..255: fractal haze plus needle crystals.
 
     Crystals: nuclei at random points (one per ~900 px^2), each growing 6-10 straight
     needles of 4-40 px in random directions with side branches at 60 deg, drawn
-    anti-aliased with random brightness, then softened by a 0.7 px blur.
+    with random brightness, then softened by a 0.7 px blur.
     """
     g = np.random.default_rng(seed)
-    size = 1 << (max(h, w) - 1).bit_length()
-    haze = plasma_fractal(size, 1.6, int(g.integers(2**62)))[:h, :w]
+    haze = fractal_field(h, w, 1.6, int(g.integers(2**62)))
     canvas = np.zeros((h, w), np.uint8)
     nuclei = max(4, h * w // 900)
     centres = g.random((nuclei, 2)) * (w, h)
@@ -183,21 +200,21 @@ def frost_texture(h: int, w: int, seed: int) -> np.ndarray:
     segments = np.concatenate([np.stack([starts, ends], 1), np.stack([mid, branch_ends], 1)])
     brightness = (120 + 135 * g.random(len(segments))).astype(int)
     for level in np.unique(brightness // 16):  # one polylines call per brightness band
-        band = segments[brightness // 16 == level]
-        cv2.polylines(canvas, list(np.rint(band * 16).astype(np.int32)), False, int(min(255, level * 16 + 8)),
-                      thickness=1, lineType=cv2.LINE_AA, shift=4)
-    crystals = cv2.GaussianBlur(canvas.astype(np.float32), (3, 3), 0.7)
-    ice = np.clip(0.4 * 255 * haze + 0.9 * crystals + 60, 0, 255)
-    return ice[:, :, None] * FROST_TINT
+        band = np.rint(segments[brightness // 16 == level] * 16).astype(np.int32)
+        cv2.polylines(canvas, band, False, int(min(255, level * 16 + 8)), thickness=1, lineType=cv2.LINE_8, shift=4)
+    crystals = cv2.GaussianBlur(canvas, (3, 3), 0.7).astype(np.float32)
+    ice = haze * np.float32(0.4 * 255) + crystals * np.float32(0.9) + np.float32(45)
+    return np.minimum(ice, np.float32(255), out=ice)
 
 
 def apply_frost(x: Any, params: FrostParams) -> Any:
-    """image_weight * x + frost_weight * frost texture (clipped)."""
-    check_image("frost", x)
+    """image_weight * x + frost_weight * frost texture (blue-white tint, clipped)."""
+    xp = check_image("frost", x)
     if params.frost_weight == 0.0:
         return identity(x)
-    texture = from_host(frost_texture(x.shape[0], x.shape[1], params.seed), x)
-    return to_uint8(params.image_weight * as_float(x) + params.frost_weight * texture)
+    ice = frost_texture(x.shape[0], x.shape[1], params.seed)[:, :, None] * FROST_TINT
+    ice = from_host(np.rint(ice).astype(np.uint8), x)  # an 8-bit texture, like the published photographs
+    return blend(x, params.image_weight, ice, params.frost_weight)
 
 
 @perturbation("frost", kind="camera", apply=apply_frost)

@@ -31,6 +31,8 @@ LIDAR = sorted(n for n, p in REGISTRY.items() if p.kind == "lidar")
 
 # Camera kernels that run OpenCV on a host copy on every backend (documented in their modules).
 EXPECTED_HOST_FALLBACK = {"pixelate", "jpeg_compression"}
+# Kernels whose NumPy path takes an OpenCV arithmetic shortcut that rounds its own way: <= 1 DN apart.
+NUMPY_SHORTCUTS = {"frost": "cv2.addWeighted blends in OpenCV's fixed point"}
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +54,11 @@ def test_camera_kernel_on_strict_arrays_gives_the_numpy_bytes(name):
     got = replay(xps.asarray(x), applied)
     assert isinstance(got, StrictArray), f"{name} returned {type(got).__name__}, not the input's array type"
     assert got.dtype == xps.uint8 and tuple(got.shape) == x.shape
-    np.testing.assert_array_equal(np.from_dlpack(got), want, err_msg=name)
+    if name in NUMPY_SHORTCUTS:
+        diff = np.abs(np.from_dlpack(got).astype(int) - want)
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, NUMPY_SHORTCUTS[name]
+    else:
+        np.testing.assert_array_equal(np.from_dlpack(got), want, err_msg=name)
 
 
 @pytest.mark.parametrize("name", LIDAR)
