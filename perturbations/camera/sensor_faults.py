@@ -320,11 +320,12 @@ def sample_dead_lines(severity: float, shape: tuple[int, ...], rng: np.random.Ge
     most = int(sev.DEAD_LINES_COUNT[-1])
     n = int(round(severity_value(sev.DEAD_LINES_COUNT, severity, 0.0)))
     is_row = rng.random(most)[:n] < 0.5  # the same first lines at every severity
-    where = rng.random(most)[:n]
     value = np.where(rng.random(most)[:n] < 0.7, 0, 255)
-    rows = tuple(int(f * h) for f in where[is_row])
-    cols = tuple(int(f * w) for f in where[~is_row])
-    return DeadLinesParams(rows=rows, cols=cols, row_values=tuple(int(v) for v in value[is_row]),
+    row_order, col_order = rng.permutation(h), rng.permutation(w)  # distinct lines
+    n_rows = int(is_row.sum())
+    return DeadLinesParams(rows=tuple(int(r) for r in row_order[:n_rows]),
+                           cols=tuple(int(c) for c in col_order[: n - n_rows]),
+                           row_values=tuple(int(v) for v in value[is_row]),
                            col_values=tuple(int(v) for v in value[~is_row]))
 
 
