@@ -53,7 +53,9 @@ def gaussian(x: Any, sigma_y: float, sigma_x: float, truncate: float = 4.0, bord
     return _dispatch(x, host, lambda nd, xp: _nd_gaussian(nd, xp, x, sigma_y, sigma_x, truncate, border))
 
 
-def _nd_gaussian(nd: ModuleType, xp: ModuleType, x: Any, sigma_y: float, sigma_x: float, truncate: float, border: str) -> Any:
+def _nd_gaussian(
+    nd: ModuleType, xp: ModuleType, x: Any, sigma_y: float, sigma_x: float, truncate: float, border: str
+) -> Any:
     sigma = (sigma_y, sigma_x) + (0.0,) * (x.ndim - 2)
     out = nd.gaussian_filter(xp.astype(x, xp.float32), sigma, mode=_ND_MODE[border], truncate=truncate)
     return _like(xp, out, x)

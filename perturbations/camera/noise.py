@@ -28,7 +28,9 @@ class NoiseParams:
     seed: int
 
 
-def _sample(name: str, table: tuple[float, ...], severity: float, shape: tuple[int, ...], rng: np.random.Generator) -> NoiseParams:
+def _sample(
+    name: str, table: tuple[float, ...], severity: float, shape: tuple[int, ...], rng: np.random.Generator
+) -> NoiseParams:
     check_shape(name, shape)
     return NoiseParams(strength=float(severity_value(table, severity, 0.0)), seed=draw_seed(rng))
 

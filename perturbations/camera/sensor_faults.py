@@ -304,11 +304,11 @@ def apply_dead_lines(x: Any, params: DeadLinesParams) -> Any:
     out = xp.asarray(x, copy=True)
     for r, v in zip(params.rows, params.row_values):
         if not 0 <= r < h:
-            raise ValueError(f"dead_lines: row {r} outside an image of height {h}; replay the record on same-size images")
+            raise ValueError(f"dead_lines: row {r} outside an image of height {h}; replay records on same-size images")
         out[r, :, :] = v
     for c, v in zip(params.cols, params.col_values):
         if not 0 <= c < w:
-            raise ValueError(f"dead_lines: column {c} outside an image of width {w}; replay the record on same-size images")
+            raise ValueError(f"dead_lines: column {c} outside an image of width {w}; replay on same-size images")
         out[:, c, :] = v
     return out
 

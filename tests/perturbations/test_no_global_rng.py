@@ -39,7 +39,8 @@ def violations(source: str, filename: str) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [f"{filename}:{node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] == "random"]
+            found += [f"{filename}:{node.lineno}: import {a.name}"
+                      for a in node.names if a.name.split(".")[0] == "random"]
         elif isinstance(node, ast.ImportFrom):
             if node.module and node.module.split(".")[0] == "random":
                 found.append(f"{filename}:{node.lineno}: from {node.module} import ...")

@@ -156,14 +156,15 @@ def bench_fusion(names: list[str], repeats: int, console: Console) -> None:
     spec = CameraSpec(width=1280, height=720, fov=90.0)
     scan = make_scan(np.random.default_rng(0), beams=64, steps=2048)
     image = street_image(720, 1280)
-    frames = [
-        Frame(index=i, timestamp=0.1 * i, ego=EgoState(),
-              cameras={"front": Camera(image=image, K=spec.K(), T_ego_from_cam=spec.T_ego_from_cam(), timestamp=0.1 * i)},
-              lidars={"top": Lidar(points=scan.points, ring=scan.ring, labels=scan.labels,
-                                   T_ego_from_lidar=make_transform(translation=scan.origin), timestamp=0.1 * i)})
-        for i in range(HISTORY_FRAMES + 1)
-    ]
-    table = Table(title=f"fusion: ms per call (median), history of {len(frames)} frames (1280x720 camera, 125k-point lidar)")
+    def frame(i: int) -> Frame:
+        t = 0.1 * i
+        camera = Camera(image=image, K=spec.K(), T_ego_from_cam=spec.T_ego_from_cam(), timestamp=t)
+        lidar = Lidar(points=scan.points, ring=scan.ring, labels=scan.labels,
+                      T_ego_from_lidar=make_transform(translation=scan.origin), timestamp=t)
+        return Frame(index=i, timestamp=t, ego=EgoState(), cameras={"front": camera}, lidars={"top": lidar})
+
+    frames = [frame(i) for i in range(HISTORY_FRAMES + 1)]
+    table = Table(title=f"fusion: ms per call (median), {len(frames)} frames (1280x720 camera, 125k-point lidar)")
     table.add_column("perturbation")
     for s in SEVERITIES:
         table.add_column(f"s{s}", justify="right")
