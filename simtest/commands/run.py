@@ -235,12 +235,12 @@ def evaluate_and_report(run_dir: Path, job: Job) -> int:
     else:
         summary = build_summary(run_dir)
         write_summary(run_dir, summary)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     console.print(gate_table(summary))
     console.print(risk_table(summary))
     for note in summary.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
-    console.print(f"verdict: {summary['verdict']}   run folder: {run_dir}")
+    console.print(f"verdict: {summary['verdict']}   run folder: {run_dir}   report: {run_dir / 'report.html'}")
     if job.logger.kind == "mlflow":
         from simtest.report.mlflow_log import log_run
 
