@@ -240,7 +240,8 @@ def evaluate_and_report(run_dir: Path, job: Job) -> int:
     console.print(risk_table(summary))
     for note in summary.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
-    console.print(f"verdict: {summary['verdict']}   run folder: {run_dir}   report: {run_dir / 'report.html'}")
+    report = run_dir / "report.html"
+    console.print(f"verdict: {summary['verdict']}   run folder: {run_dir}" + (f"   report: {report}" if report.exists() else ""))
     if job.logger.kind == "mlflow":
         from simtest.report.mlflow_log import log_run
 
