@@ -177,22 +177,27 @@ class FrostParams:
 FROST_TINT = np.array([0.82, 0.9, 1.0], np.float32)  # RGB, blue-white ice
 
 
+FROST_SCALE = 2  # the texture is drawn at 1/FROST_SCALE resolution and upsampled (soft 2 px needles)
+
+
 def frost_texture(h: int, w: int, seed: int) -> np.ndarray:
     """Procedural frost brightness, float32 H x W on 0..255: fractal haze plus needle crystals.
 
-    Crystals: nuclei at random points (one per ~900 px^2), each growing 6-10 straight
-    needles of 4-40 px in random directions with side branches at 60 deg, drawn
-    with random brightness, then softened by a 0.7 px blur.
+    Crystals: nuclei at random points (one per ~900 px^2 of the image), each growing
+    6-10 straight needles of 4-40 px in random directions with side branches at
+    60 deg, drawn with random brightness at half resolution, then softened by a
+    0.7 px blur and upsampled bilinearly.
     """
     g = np.random.default_rng(seed)
-    haze = fractal_field(h, w, 1.6, int(g.integers(2**62)))
-    canvas = np.zeros((h, w), np.uint8)
+    hs, ws = -(-h // FROST_SCALE), -(-w // FROST_SCALE)
+    haze = fractal_field(hs, ws, 1.6, int(g.integers(2**62)))
+    canvas = np.zeros((hs, ws), np.uint8)
     nuclei = max(4, h * w // 900)
-    centres = g.random((nuclei, 2)) * (w, h)
+    centres = g.random((nuclei, 2)) * (ws, hs)
     needles = g.integers(6, 11, nuclei)
     starts = np.repeat(centres, needles, axis=0)
     angles = g.random(len(starts)) * 2 * np.pi
-    lengths = 4 + 36 * g.random(len(starts)) ** 2
+    lengths = (4 + 36 * g.random(len(starts)) ** 2) / FROST_SCALE
     ends = starts + lengths[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
     mid = starts + 0.5 * (ends - starts)
     side = np.where(g.random(len(starts)) < 0.5, 1.0, -1.0) * np.pi / 3
@@ -203,8 +208,9 @@ def frost_texture(h: int, w: int, seed: int) -> np.ndarray:
         band = np.rint(segments[brightness // 16 == level] * 16).astype(np.int32)
         cv2.polylines(canvas, band, False, int(min(255, level * 16 + 8)), thickness=1, lineType=cv2.LINE_8, shift=4)
     crystals = cv2.GaussianBlur(canvas, (3, 3), 0.7).astype(np.float32)
-    ice = haze * np.float32(0.4 * 255) + crystals * np.float32(0.9) + np.float32(45)
-    return np.minimum(ice, np.float32(255), out=ice)
+    ice = haze * np.float32(0.4 * 255) + crystals * np.float32(0.9) + np.float32(35)
+    np.minimum(ice, np.float32(255), out=ice)
+    return cv2.resize(ice, (ws * FROST_SCALE, hs * FROST_SCALE), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
 
 def apply_frost(x: Any, params: FrostParams) -> Any:
