@@ -33,7 +33,7 @@ from simtest.sim.base import Conditions
 
 NEAR, FAR = 0.4, 3.0  # m, depth slab in which particles are drawn (farther ones are sub-pixel)
 MIN_DIAMETER = {"rain": 1.0, "snow": 2.0}  # mm, smaller particles are invisible
-MAX_PARTICLES = 6000  # drawing budget per image; the opacity is scaled up when it binds
+MAX_PARTICLES = 2500  # drawing budget per image; the opacity is scaled up when it binds
 SNOW_FALL_SPEED = 1.0  # m/s
 EXPOSURE_TIME = 1 / 120  # s, for motion blur
 

@@ -52,10 +52,10 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
 ):  # noqa: ANN001, ANN201
     """Radiance of every pixel into ``out`` (N, 3) (see :func:`.shading.shade` for the model).
 
-    ``sunlit`` is ``max(n . s, 0)`` times the shadow-ray visibility; ``albedo_px``
+    ``sunlit`` is ``max(n . s, 0)`` times the shadow-ray visibility; ``lamps`` (K, 3) are sorted by x; ``albedo_px``
     (N, 3) overrides the material albedo when it has N rows (textured patches);
-    ``head_shape`` = (peak elevation, horizontal sigma, vertical sigma, cut-off,
-    cut-off softness) in rad; ``veil_e`` > 0 adds veiling glare; ``alpha`` is the
+    ``head_shape`` = (sine of the peak elevation, horizontal spread as a tangent,
+    vertical spread, cut-off and cut-off softness as sines of the elevation); ``veil_e`` > 0 adds veiling glare; ``alpha`` is the
     extinction coefficient (1/m) and ``airlight`` the fog radiance.
     """
     npx = dirs.shape[0]
@@ -85,35 +85,43 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
             if lamps.shape[0] or heads.shape[0]:
                 px, py, pz = origin[0] + dx * ti, origin[1] + dy * ti, origin[2] + dz * ti
                 w = 0.0
-                for q in range(lamps.shape[0]):
+                # lamps are sorted by x: visit only those within lamp_radius in x
+                q = np.searchsorted(lamps[:, 0], px - lamp_radius)
+                while q < lamps.shape[0] and lamps[q, 0] <= px + lamp_radius:
                     vx, vy, vz = lamps[q, 0] - px, lamps[q, 1] - py, lamps[q, 2] - pz
-                    if abs(vx) > lamp_radius or abs(vy) > lamp_radius:
+                    q += 1
+                    if abs(vy) > lamp_radius or vz <= 0.0:
+                        continue
+                    dot = nx * vx + ny * vy + nz * vz
+                    if dot <= 0.0:
                         continue
                     d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
-                    inv = 1.0 / math.sqrt(d2)
-                    cos_in = (nx * vx + ny * vy + nz * vz) * inv
-                    if cos_in > 0.0 and vz > 0.0:
-                        w += vz * inv * cos_in / d2
+                    w += vz * dot / (d2 * d2)
                 er += lamp_cd * w * lamp_rgb[0]
                 eg += lamp_cd * w * lamp_rgb[1]
                 eb += lamp_cd * w * lamp_rgb[2]
                 h = 0.0
                 for q in range(heads.shape[0]):
                     vx, vy, vz = px - heads[q, 0], py - heads[q, 1], pz - heads[q, 2]
-                    d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
-                    inv = 1.0 / math.sqrt(d2)
-                    cos_in = -(nx * vx + ny * vy + nz * vz) * inv
                     ex = head_frame[0, 0] * vx + head_frame[0, 1] * vy + head_frame[0, 2] * vz
-                    if cos_in <= 0.0 or ex <= 0.0:
+                    if ex <= 0.0:
                         continue
                     ey = head_frame[1, 0] * vx + head_frame[1, 1] * vy + head_frame[1, 2] * vz
+                    # beam coordinates: tangent of the azimuth, sine of the elevation
+                    across = (ey / ex) / head_shape[1]
+                    if abs(across) > 6.5:  # exp(-21): outside the beam
+                        continue
                     ez = head_frame[2, 0] * vx + head_frame[2, 1] * vy + head_frame[2, 2] * vz
-                    el = math.asin(min(max(ez * inv, -1.0), 1.0))
-                    az = math.atan2(ey, ex)
-                    below = min(el - head_shape[0], 0.0) / head_shape[2]
-                    across = az / head_shape[1]
-                    cut = min(max((head_shape[3] - el) / head_shape[4], 0.0), 1.0)
-                    h += head_cd * math.exp(-0.5 * (below * below + across * across)) * cut * cos_in / d2
+                    d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
+                    inv = 1.0 / math.sqrt(d2)
+                    sin_el = ez * inv
+                    below = min(sin_el - head_shape[0], 0.0) / head_shape[2]
+                    q2 = below * below + across * across
+                    cos_in = -(nx * vx + ny * vy + nz * vz) * inv
+                    if q2 > 42.0 or cos_in <= 0.0 or sin_el >= head_shape[3]:
+                        continue
+                    cut = min((head_shape[3] - sin_el) / head_shape[4], 1.0)
+                    h += head_cd * math.exp(-0.5 * q2) * cut * cos_in / d2
                 er += h * head_rgb[0]
                 eg += h * head_rgb[1]
                 eb += h * head_rgb[2]

@@ -27,6 +27,9 @@ SOLAR_CONSTANT_LUX = 126_000.0
 SUN_ANGULAR_RADIUS = math.radians(0.27)
 RAYLEIGH_RGB = np.array([0.03, 0.07, 0.16])  # extra optical depth per air mass, per channel (model values)
 SKY_TABLE_SIZE = 1024  # samples of the sky dome over sin(elevation)
+# Low beam (a model of an ECE pattern): Gaussian in the sine of the elevation below the peak and in
+# the tangent of the azimuth, with a sharp cut-off above the horizon that keeps glare out of
+# oncoming drivers' eyes.
 HEADLIGHT_CD = 18_000.0  # cd at the low-beam peak
 HEADLIGHT_PEAK = math.radians(-1.5)  # elevation of the peak
 HEADLIGHT_SPREAD = (math.radians(12.0), math.radians(2.5))  # Gaussian sigma: horizontal, vertical below the peak

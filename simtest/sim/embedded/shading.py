@@ -53,8 +53,10 @@ LAMP_RADIUS = 25.0  # m, a lamp lights points within this box around it (< 0.2 l
 FRESNEL_TABLE = np.asarray(fresnel_reflectance(np.linspace(0.0, 1.0, 1024)), np.float32)
 """Fresnel reflectance of water against the incidence cosine (0..1), from the lidar weather module."""
 HEADLIGHT_SHAPE = np.array(
-    [HEADLIGHT_PEAK, HEADLIGHT_SPREAD[0], HEADLIGHT_SPREAD[1], HEADLIGHT_CUTOFF, HEADLIGHT_CUTOFF_SOFTNESS], np.float64
+    [math.sin(HEADLIGHT_PEAK), math.tan(HEADLIGHT_SPREAD[0]), math.sin(HEADLIGHT_SPREAD[1]),
+     math.sin(HEADLIGHT_CUTOFF), math.sin(HEADLIGHT_CUTOFF_SOFTNESS)], np.float64
 )
+"""The low-beam pattern in beam coordinates (sine of the elevation, tangent of the azimuth)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ def shade(
         albedo_px = surf.albedo.take(mat, axis=0)
         patches.apply_albedo(albedo_px, mat, origin[None, :] + dirs * np.where(hit, hits.t, 0.0)[:, None])
     lamps = rig.lamps[np.linalg.norm(rig.lamps - origin, axis=1) < LAMP_REACH] if len(rig.lamps) else rig.lamps
+    lamps = lamps[np.argsort(lamps[:, 0], kind="stable")]
     veil_e, veil_tint = glare if glare is not None else (0.0, np.zeros(3, np.float32))
     m = surf.materials
     out = np.empty((len(dirs), 3), np.float32)
