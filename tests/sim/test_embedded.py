@@ -258,3 +258,21 @@ def test_wet_road_loses_grazing_ground_returns_first(small_rig):
     kept = lambda lo, hi: ((wet >= lo) & (wet < hi)).sum() / max(((dry >= lo) & (dry < hi)).sum(), 1)  # noqa: E731
     near, far = kept(3.0, 8.0), kept(15.0, 40.0)
     assert far < near < 1.0
+
+
+@pytest.mark.parametrize("angles, beams", [("hdl64", 64), ("uniform", 128), ("uniform", 16)])
+def test_lidar_rings_follow_the_beam_table(angles, beams):
+    from simtest.sim.base import LidarSpec
+
+    spec = LidarSpec(beams=beams, azimuth_steps=360, angles=angles)
+    rig = SensorRig(cameras={}, lidars={"top": spec})
+    lid = run(rig, "stationary_car_ahead", Conditions(), [0])[0].lidars["top"]
+    rel = lid.points[:, :3] - lid.origin
+    elevation = np.degrees(np.arctan2(rel[:, 2], np.hypot(rel[:, 0], rel[:, 1])))
+    table = spec.elevations()
+    assert lid.num_beams == beams and set(np.unique(lid.ring)) <= set(range(beams))
+    np.testing.assert_allclose(elevation, table[lid.ring], atol=0.01)
+    # one return per (ring, azimuth step) at most, azimuths on the 1-degree grid (half-step offset)
+    az = np.degrees(np.arctan2(rel[:, 1], rel[:, 0]))
+    np.testing.assert_allclose(((az - 0.5) % 1.0 + 0.5) % 1.0 - 0.5, 0.0, atol=0.01)
+    assert len(lid.points) <= beams * 360
