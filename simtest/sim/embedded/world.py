@@ -15,7 +15,7 @@ import numpy as np
 
 from simtest.scenario import WorldSpec
 from simtest.sim.embedded.materials import MATERIAL_ID, Material
-from simtest.sim.embedded.meshes import Mesh, box, cylinder, ground_strips, merge, sphere
+from simtest.sim.embedded.meshes import Mesh, box, cylinder, ground_strips, merge, quad, sphere
 
 M = MATERIAL_ID
 KERB_WIDTH = 0.2  # m
@@ -153,9 +153,12 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
                     cy = side * (edge + setback + depth / 2)
                     mat = building_ids[int(rng.integers(len(building_ids)))]
                     parts.append(box((cx, cy, height / 2), (length, depth, height), mat))
-                    face = side * (edge + setback) - side * 0.05
+                    face = side * (edge + setback) - side * 0.02  # window bands: quads just off the facade
+                    x0w, x1w = cx - length * 0.425, cx + length * 0.425
                     for z in np.arange(2.5, height - 1.0, 3.2):
-                        parts.append(box((cx, face, z), (length * 0.85, 0.12, 1.3), M["building_glass"]))
+                        parts.append(quad(np.array([[x0w, face, z - 0.65], [x1w, face, z - 0.65],
+                                                    [x1w, face, z + 0.65], [x0w, face, z + 0.65]]),
+                                          M["building_glass"]))
                 x += length + rng.uniform(2.0, 8.0)
     if spec.trees:
         for side in (-1, 1):
