@@ -170,7 +170,9 @@ class ExecutorConfig:
     ``kind``: ``serial`` (in this process) or ``ray`` (an actor pool; each actor
     owns its simulator and model). ``workers``: actors in the pool.
     ``num_cpus``/``num_gpus``: Ray resources per actor. ``threads``: threads per
-    worker for torch, BLAS and Open3D (0 = the library default).
+    worker for torch, BLAS and OpenMP, and for a Ray actor's ray casting too
+    (0 = the library default). Rows are bit-identical across executors and
+    worker counts at equal ``threads``: torch's float reductions depend on it.
     ``address``: an existing Ray cluster (``auto`` or ``ray://host:10001``); null
     starts a local Ray. ``cell_timeout``: seconds before a cell counts as hung
     (0 = none).

@@ -48,7 +48,10 @@ def calibrate(cfg: Any, plan: Any, scenario: str | None, frames: int = 5) -> flo
     from simtest.config import to_rig
     from simtest.runner import CellWorker, WorkerSpec
 
+    from simtest.executors import limit_threads
+
     job = typed_job(cfg)
+    limit_threads(job.executor.threads)
     spec = WorkerSpec(
         make_simulator=Component(job.sim, {"rig": to_rig(job.rig)}), make_detector=Component(job.model),
         load_scenario=scenarios.load_scenario, match=match_config(job.matching), episodes=1, frames=1,

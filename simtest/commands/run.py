@@ -92,8 +92,10 @@ def typed_job(cfg: DictConfig) -> Job:
     }
     if sections["sweep"].dt is not None:  # the sweep sets the simulator's time step
         container["sim"] = {**container["sim"], "dt": sections["sweep"].dt}
-    if sections["executor"].threads > 0 and "nthreads" in container["sim"]:  # per-worker ray-casting threads
-        container["sim"] = {**container["sim"], "nthreads": sections["executor"].threads}
+    executor = sections["executor"]
+    if executor.kind == "ray" and executor.threads > 0 and "nthreads" in container["sim"]:
+        # each actor casts rays on its share of the cores (a serial run keeps every core for Embree)
+        container["sim"] = {**container["sim"], "nthreads": executor.threads}
     for key in ("sim", "model"):
         check_target_keys(key, container[key])
     container["safety"] = safety_config(str(container["gates"]))  # where simtest evaluate looks

@@ -58,6 +58,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--serial-threads", type=int, default=1, help="torch/BLAS threads of the serial run (0 = all)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     cfg = compose(args.overrides)
@@ -78,7 +79,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         # warm the serial worker (scene build, model load) on the first cell so both sides start warm
-        serial = SerialExecutor(spec, threads=0)
+        serial = SerialExecutor(spec, threads=args.serial_threads)
         serial.worker.run_cell(plan.cells[0])
         wall_s, timing, rows_s = run(plan, spec, serial, root, "serial")
         work = sum(timing.get(k, 0.0) for k in ("sim", "perturb", "model"))
@@ -95,12 +96,12 @@ def main() -> int:
         finally:
             ray.shutdown()
     for workers, (_, _, rows) in results.items():
-        if not rows.equals(rows_s):
-            print(f"WARNING: ray with {workers} worker(s) gave different rows from serial")
+        same = "identical to" if rows.equals(rows_s) else "DIFFERENT from"
+        print(f"rows of ray with {workers} worker(s): {same} the serial run's")
     per_min = lambda wall: len(plan) / wall * 60.0  # noqa: E731
     print()
     print(f"{'executor':<22}{'wall s':>9}{'cells/min':>11}{'frames/s':>10}{'vs serial':>11}")
-    print(f"{'serial':<22}{wall_s:>9.1f}{per_min(wall_s):>11.2f}{frames / wall_s:>10.2f}{1.0:>10.2f}x")
+    print(f"{f'serial x {args.serial_threads} thr':<22}{wall_s:>9.1f}{per_min(wall_s):>11.2f}{frames / wall_s:>10.2f}{1.0:>10.2f}x")
     for workers, (wall, _, _) in results.items():
         print(f"{f'ray, {workers} worker(s) x 1 thr':<22}{wall:>9.1f}{per_min(wall):>11.2f}{frames / wall:>10.2f}"
               f"{wall_s / wall:>10.2f}x")
