@@ -6,7 +6,8 @@ appears as ``L = L0 T + A (1 - T)`` with ``T = exp(-alpha d)`` and the airlight
 contrast of a black target against the fog is then ``T``, 5 % at the
 meteorological optical range. ``alpha`` adds fog, rain and snow; rain and snow
 extinction come from their drop-size distributions (geometric optics), the same
-functions the lidar weather uses.
+functions the lidar weather uses. The mix itself runs per pixel in
+:func:`.kernels.shade_pixels`.
 
 *Falling particles*: drops (Marshall–Palmer) or flakes (Gunn–Marshall) in the
 near part of the view frustum are drawn from a Poisson process with the

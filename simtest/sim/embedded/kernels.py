@@ -204,3 +204,27 @@ def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, fac
             normal[i, 1] = -normal[i, 1]
             normal[i, 2] = -normal[i, 2]
     return material, actor
+
+
+@nb.njit(cache=True)
+def lidar_returns(t, normal, rays, material, reflectivity, snow_ok, snow_cover, snow_reflectivity,
+                  max_range, min_reflectivity):  # noqa: ANN001, ANN201
+    """Clear-air returns of lidar rays: (range, apparent reflectivity) per ray, range ``inf`` when
+    nothing is detected (see :mod:`.lidar` for the detection law)."""
+    n = t.shape[0]
+    ranges = np.full(n, np.inf, np.float32)
+    apparent = np.zeros(n, np.float32)
+    for i in range(n):
+        r = t[i]
+        if not (r <= max_range):  # also a miss (inf)
+            continue
+        m = material[i]
+        rho = reflectivity[m]
+        if snow_cover > 0.0 and snow_ok[m] and abs(normal[i, 2]) > 0.6:
+            rho = rho * (1.0 - snow_cover) + snow_reflectivity * snow_cover
+        cos_i = abs(normal[i, 0] * rays[i, 3] + normal[i, 1] * rays[i, 4] + normal[i, 2] * rays[i, 5])
+        a = rho * cos_i
+        if a >= min_reflectivity * (r / max_range) ** 2:
+            ranges[i] = r
+            apparent[i] = a
+    return ranges, apparent

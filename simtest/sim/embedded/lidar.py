@@ -36,6 +36,7 @@ from perturbations.lidar.weather import (
 )
 from perturbations.xp import draw_seed
 from simtest.sim.base import Conditions, LidarSpec
+from simtest.sim.embedded import kernels
 from simtest.sim.embedded.materials import MaterialArrays
 from simtest.sim.embedded.scene import FrameScene, rays_from
 from simtest.types import Lidar
@@ -95,21 +96,14 @@ class LidarRenderer:
                 self._dirs_world = self.dirs_lidar @ R.T
                 self._dirs_key = R.tobytes()
             dirs = self._dirs_world
-        hits = scene.cast(rays_from(origins, dirs), face_rays=False)
-        hit = hits.hit
-        rho = materials.reflectivity.take(np.maximum(hits.material, 0))
-        if snow_cover > 0:
-            snowy = hit & (np.abs(hits.normal[:, 2]) > 0.6)
-            snowy[hit] &= materials.snow[hits.material[hit]]
-            rho[snowy] = rho[snowy] * (1 - snow_cover) + SNOW_REFLECTIVITY * snow_cover
-        nrm = hits.normal
-        cos_i = np.abs(nrm[:, 0] * dirs[:, 0] + nrm[:, 1] * dirs[:, 1] + nrm[:, 2] * dirs[:, 2])
-        apparent = rho * cos_i
-        r = hits.t
-        detected = hit & (r <= spec.range) & (apparent >= self.optics.min_reflectivity * (r / spec.range) ** 2)
-        ranges = np.where(detected, r, np.inf).astype(np.float32)
+        rays = rays_from(origins, dirs)
+        hits = scene.cast(rays, face_rays=False)
+        ranges, apparent = kernels.lidar_returns(
+            hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),
+            SNOW_REFLECTIVITY, float(spec.range), float(self.optics.min_reflectivity),
+        )
         weather = ray_weather(
-            ranges, np.where(detected, apparent, 0.0).astype(np.float32),
+            ranges, apparent,
             fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
             snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
         )
