@@ -213,8 +213,4 @@ def _load_builtins() -> None:
     import importlib
 
     for module in _BUILTINS:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
+        importlib.import_module(module)
