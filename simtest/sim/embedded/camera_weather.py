@@ -13,14 +13,14 @@ functions the lidar weather uses. The mix itself runs per pixel in
 near part of the view frustum are drawn from a Poisson process with the
 distribution's number density; each is motion-blurred into a streak of length
 ``v_fall * exposure_time`` (Atlas et al. 1973 terminal velocity for rain, ~1 m/s
-for snow) and blends in with its sub-pixel coverage ``D f / z``.
+for snow) and blends in with its sub-pixel coverage ``D f / z`` (rasterised in
+:func:`.kernels.draw_particles`).
 """
 
 from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from perturbations.lidar.weather import (
@@ -31,6 +31,7 @@ from perturbations.lidar.weather import (
     snow_extinction,
 )
 from simtest.sim.base import Conditions
+from simtest.sim.embedded import kernels
 
 NEAR, FAR = 0.4, 3.0  # m, depth slab in which particles are drawn (farther ones are sub-pixel)
 MIN_DIAMETER = {"rain": 1.0, "snow": 2.0}  # mm, smaller particles are invisible
@@ -98,19 +99,8 @@ def draw_particles(
         radius = dia * 1e-3 * fx / (2 * z)
         alpha = np.minimum(1.0, 2 * radius * scale) * (0.25 if kind == "rain" else 0.9)
         cover = np.zeros((h, w), np.float32)
-        order = np.argsort(-z)  # far first, near on top
-        x0, y0 = px.astype(np.int32), py.astype(np.int32)
-        x1, y1 = (px + drift).astype(np.int32), (py + length).astype(np.int32)
-        thick = np.maximum(1, np.rint(2 * radius)).astype(np.int32)
-        rad = np.maximum(1, np.rint(radius)).astype(np.int32)
         dots = (length < 2 * radius + 1) if kind == "snow" else np.zeros(count, bool)
-        cols = [a.tolist() for a in (x0, y0, x1, y1, thick, rad, np.minimum(alpha, 1.0), dots)]
-        for i in order.tolist():
-            if cols[7][i]:
-                cv2.circle(cover, (cols[0][i], cols[1][i]), cols[5][i], cols[6][i], -1, cv2.LINE_AA)
-            else:
-                cv2.line(cover, (cols[0][i], cols[1][i]), (cols[2][i], cols[3][i]), cols[6][i], cols[4][i], cv2.LINE_AA)
-        np.clip(cover, 0.0, 1.0, out=cover)
+        kernels.draw_particles(cover, px, py, px + drift, py + length, radius, np.minimum(alpha, 1.0), dots)
         image *= (1.0 - cover)[..., None]
         image += cover[..., None] * brightness[None, None, :]
         drawn += count

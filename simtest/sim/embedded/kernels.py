@@ -228,3 +228,34 @@ def lidar_returns(t, normal, rays, material, reflectivity, snow_ok, snow_cover, 
             ranges[i] = r
             apparent[i] = a
     return ranges, apparent
+
+
+@nb.njit(cache=True)
+def draw_particles(cover, x0, y0, x1, y1, radius, alpha, dots):  # noqa: ANN001, ANN201
+    """Composite particles into the coverage image ``cover`` (H, W): streaks from (x0, y0) to
+    (x1, y1) of width ``2 radius`` (at least one pixel), or discs of ``radius`` where ``dots``;
+    each with opacity ``alpha``. Overlaps combine as ``1 - (1 - a)(1 - b)`` (order-free)."""
+    h, w = cover.shape
+    for k in range(x0.shape[0]):
+        a = alpha[k]
+        if dots[k]:
+            r = max(radius[k], 0.5)
+            for v in range(max(int(y0[k] - r - 1), 0), min(int(y0[k] + r + 2), h)):
+                for u in range(max(int(x0[k] - r - 1), 0), min(int(x0[k] + r + 2), w)):
+                    d = math.hypot(u + 0.5 - x0[k], v + 0.5 - y0[k])
+                    c = a * min(max(r + 0.5 - d, 0.0), 1.0)
+                    cover[v, u] = 1.0 - (1.0 - cover[v, u]) * (1.0 - c)
+            continue
+        dx, dy = x1[k] - x0[k], y1[k] - y0[k]
+        steps = max(int(max(abs(dx), abs(dy))) + 1, 1)
+        width = max(int(2.0 * radius[k] + 0.5), 1)
+        for s in range(steps):
+            f = s / steps
+            u0 = int(x0[k] + dx * f)
+            v = int(y0[k] + dy * f)
+            if v < 0 or v >= h:
+                continue
+            for j in range(width):
+                u = u0 + j - width // 2
+                if 0 <= u < w:
+                    cover[v, u] = 1.0 - (1.0 - cover[v, u]) * (1.0 - a)
