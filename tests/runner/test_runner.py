@@ -232,3 +232,22 @@ def test_patch_axis_dresses_the_actors_and_keeps_the_world():
         else:
             assert len(sims[-1].patches) >= 1 and all(p.name.startswith("random") for p in sims[-1].patches)
     assert (rows["none"].seed == rows["random"].seed).all()  # same episode seed: paired comparison
+
+
+def test_episode_rows_equal_frame_by_frame_matching():
+    from simtest.metrics.matching import MatchConfig, result_rows
+    from simtest.runner import episode_rows, keyframe_index
+
+    sim = doubles.ScriptedSimulator()
+    sim.reset(doubles.FakeScenario("approach", count=5), doubles.Conditions(fog_visibility=60.0), 4)
+    frames = [sim.step() for _ in range(6)]
+    dets = doubles.ScriptedDetector().predict(frames)
+    cfg = MatchConfig()
+    batch = episode_rows(frames, dets, cfg, episode=2, seed=9)
+    single = pd.concat([result_rows(f, d, cfg, episode=2, seed=9) for f, d in zip(frames, dets)], ignore_index=True)
+    pd.testing.assert_frame_equal(batch, single, check_dtype=False)
+    k = keyframe_index(batch, frames)
+    gt = batch[batch.row_type == "gt"]
+    missed = ~gt.detected.astype(bool)
+    key = {f: (int((missed & gt.critical)[gt.frame == f].sum()), int(missed[gt.frame == f].sum())) for f in gt.frame.unique()}
+    assert key[frames[k].index] == max(key.values())  # most critical misses first, then most misses
