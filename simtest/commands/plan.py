@@ -21,9 +21,10 @@ from collections.abc import Sequence  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from typing import Any  # noqa: E402
 
-SECONDS_PER_FRAME = 0.2
-"""Serial cost of one frame (simulation, perturbation, model, matching) at the default rig on an idle
-2-core machine: ~0.09 s ray casting and shading, ~0.06 s inference, a few ms for the rest."""
+SECONDS_PER_FRAME = 0.12
+"""Serial cost of one frame at the default rig on a 2-core machine, all included: measured 0.11 s
+(0.07 s simulation, 0.03 s inference, the rest perturbation, matching, thumbnails, writing) on the
+default sweep with the machine shared (load average ~2.5)."""
 RAY_EFFICIENCY = 0.85
 """Fraction of linear speed-up a Ray pool reaches (measured by tools/bench/runner.py)."""
 
