@@ -318,9 +318,16 @@ def train(args: argparse.Namespace, config: ReferenceConfig) -> None:
             torch.save(net.state_dict(), CACHE / "last.pt")
             last_save = time.perf_counter()
     torch.save(net.state_dict(), CACHE / "last.pt")
-    meta = {"steps": step, "minutes": (time.perf_counter() - t0) / 60, "batch": args.batch, "lr": args.lr,
-            "frames": len(data), "episodes": int(len(np.unique(data.episode))), "seed": args.seed,
-            "modality_dropout": MODALITY_DROPOUT, "threads": args.threads}
+    phase = {"steps": step, "minutes": round((time.perf_counter() - t0) / 60, 1), "lr": args.lr, "resumed": bool(args.resume)}
+    previous = []
+    if args.resume and (CACHE / "train_meta.json").exists():
+        prev = json.loads((CACHE / "train_meta.json").read_text())
+        previous = prev.get("phases") or [{"steps": prev["steps"], "minutes": round(prev["minutes"], 1), "lr": prev["lr"],
+                                           "resumed": False}]
+    phases = previous + [phase]
+    meta = {"steps": sum(p["steps"] for p in phases), "minutes": sum(p["minutes"] for p in phases), "batch": args.batch,
+            "lr": args.lr, "phases": phases, "frames": len(data), "episodes": int(len(np.unique(data.episode))),
+            "seed": args.seed, "modality_dropout": MODALITY_DROPOUT, "threads": args.threads}
     (CACHE / "train_meta.json").write_text(json.dumps(meta, indent=1))
     print("done", meta, flush=True)
 
@@ -369,7 +376,7 @@ def evaluate(args: argparse.Namespace, config: ReferenceConfig) -> dict:
     net.load_state_dict(torch.load(args.weights or CACHE / "last.pt", weights_only=True))
     cells = default_cam_cells(config)
     results: dict[str, dict] = {}
-    for split in sorted(SPLITS):
+    for split in args.splits or sorted(SPLITS):
         if split == "train" or not (CACHE / split).exists():
             continue
         data = load_split(split)
@@ -421,8 +428,9 @@ def card_markdown(card: dict) -> str:
         f"randomised parameters, default rig, conditions {', '.join(tr['conditions'])} only "
         f"(dense fog, night, snow, heavy rain and every perturbation were kept out). Step {tr['dt']} s, "
         f"seed {tr['data_seed']}. Training: {tr['steps']} steps of batch {tr['batch']} "
-        f"({tr['minutes']:.0f} min wall clock on the shared 2-core CPU, {tr['threads']} threads), AdamW lr {tr['lr']} "
-        f"with cosine decay, left-right flips, modality dropout {tr['modality_dropout']}, seed {tr['seed']}.",
+        f"({tr['minutes']:.0f} min wall clock on the shared 2-core CPU, {tr['threads']} threads; phases "
+        f"{[(p['steps'], p['lr']) for p in tr.get('phases', [])]} as (steps, peak lr)), AdamW with warm-up and "
+        f"cosine decay, left-right flips, modality dropout {tr['modality_dropout']}, seed {tr['seed']}.",
         "",
         "## Quality bar (issue 5)",
         "",
@@ -522,10 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--reg-weight", type=float, default=1.0)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--resume", action="store_true", help="start from .cache/reference/last.pt")
+    t.add_argument("--resume", action="store_true", help="start from .cache/reference/last.pt (a second, lower-lr phase)")
     e = sub.add_parser("evaluate", help="simtest quality figures on every cached held-out split")
     e.add_argument("--weights", type=Path, default=None)
     e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--splits", nargs="*", choices=sorted(SPLITS), default=None, help="default: every cached held-out split")
     c = sub.add_parser("card", help="copy the weights into the package and write the model card")
     c.add_argument("--weights", type=Path, default=None)
     c.add_argument("--limitations", default="see the figures above")

@@ -86,6 +86,20 @@ def test_targets_round_trip_through_decoding():
     assert np.all(scores > 0.99)
 
 
+def test_two_pedestrians_in_adjacent_cells_decode_as_two_boxes():
+    boxes = np.array([[20.3, 1.5, 0.9, 0.6, 0.6, 1.8, 0.0], [21.3, 1.7, 0.9, 0.6, 0.6, 1.8, 0.0]])  # 1.02 m apart
+    t = encode(boxes, np.array([1, 1]), GRID, 3)
+    h, w = GRID.out_shape
+    assert len(t.index) == 12  # 2 x 9 cells, six shared: each regresses its nearer centre
+    heat = np.clip(t.heatmap, 1e-6, 1 - 1e-6)
+    reg = np.zeros((8, h * w), np.float32)
+    reg[:, t.index] = t.regression.T
+    out_boxes, _, out_labels = decode(torch.from_numpy(np.log(heat / (1 - heat)))[None],
+                                      torch.from_numpy(reg.reshape(1, 8, h, w)), GRID, score_threshold=0.2)[0]
+    assert len(out_boxes) == 2 and set(out_labels) == {1}
+    np.testing.assert_allclose(out_boxes[np.argsort(out_boxes[:, 0])], boxes, atol=1e-4)
+
+
 def test_targets_drop_boxes_outside_the_grid():
     t = encode(np.array([[80.0, 0.0, 1.0, 4.0, 2.0, 1.5, 0.0]]), np.array([0]), GRID, 3)
     assert len(t.index) == 0 and t.heatmap.max() == 0
@@ -95,6 +109,8 @@ def test_circle_nms_keeps_the_best_of_close_peaks():
     centres = np.array([[0.0, 0.0], [0.5, 0.0], [3.0, 0.0]])
     kept = circle_nms(centres, np.array([0.4, 0.9, 0.5]), radius=1.0)
     assert sorted(kept.tolist()) == [1, 2]
+    # per-proposal radii: a clash needs the distance within the smaller radius
+    assert sorted(circle_nms(centres, np.array([0.4, 0.9, 0.5]), np.array([0.3, 1.0, 1.0])).tolist()) == [0, 1, 2]
 
 
 def test_network_is_small_and_each_branch_switch_cuts_its_sensor():
