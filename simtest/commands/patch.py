@@ -48,6 +48,8 @@ def _optimize(a: argparse.Namespace) -> int:
     ranges = EotRanges(distance=tuple(a.distance))
     rng = np.random.default_rng(np.random.SeedSequence([a.seed, 8]))
     init = Patch(a.name, random_texture((a.size, a.size), rng), placement)
+    if a.init is not None:  # warm start from an earlier patch (its texture; recorded in the metadata)
+        init = Patch(a.name, load_named(a.init).texture, placement)
     samples = sample_eot(ranges, a.cls, placement.surface, a.views, rng)
     log = open(a.log, "a") if a.log else sys.stdout  # noqa: SIM115 - closed below
     try:
@@ -70,6 +72,7 @@ def _optimize(a: argparse.Namespace) -> int:
         "eot": ranges.to_dict(), "eot_samples": len(samples), "views": len(views), "seed": a.seed,
         "steps": a.steps, "batch": a.batch, "lr": a.lr, "tv_weight": a.tv,
         "train_score_before": before, "train_score_after": after,
+        "init": "random texture" if a.init is None else {"patch": a.init, "meta": dict(load_named(a.init).meta)},
     }
     patch = Patch(a.name, res.patch.texture, placement, meta)
     path = save_patch(patch, a.out)
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--size", type=int, default=32, help="texture resolution (pixels per side)")
     o.add_argument("--distance", type=float, nargs=2, default=(6.0, 25.0), metavar=("NEAR", "FAR"))
     o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--init", default=None, help="start from this patch's texture (library name or .json)")
     o.add_argument("--threads", type=int, default=2)
     o.add_argument("--out", default=str(LIBRARY_DIR))
     o.add_argument("--log", default=None, help="append per-step JSON lines here instead of stdout")
