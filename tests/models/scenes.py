@@ -14,7 +14,7 @@ import numpy as np
 from simtest.types import Frame
 
 HELD_OUT_SEED = 5150
-FRAMES_PER_SCENARIO = 6
+FRAMES_PER_SCENARIO = 8
 STEP = 0.5  # s between frames
 
 
@@ -37,15 +37,15 @@ def held_out_frames() -> tuple[Frame, ...]:
 
 @functools.lru_cache(maxsize=1)
 def rendered_scene() -> tuple[Frame, ...]:
-    """Two default-parameter scenes at t = 1 s, clear noon: a stationary car ahead and a crosswalk group."""
+    """Default-parameter scenes at t = 2 s, clear noon: a stationary car, a braking lead car, a crosswalk group."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from simtest.scenario import load_scenario
     from simtest.sim.base import PRESETS, SensorRig
     from simtest.sim.embedded import EmbeddedSimulator
 
     out = []
-    with EmbeddedSimulator(SensorRig(), dt=1.0) as sim:
-        for name in ("stationary_car_ahead", "pedestrian_group_crosswalk"):
+    with EmbeddedSimulator(SensorRig(), dt=2.0) as sim:
+        for name in ("stationary_car_ahead", "braking_lead_car", "pedestrian_group_crosswalk"):
             sim.reset(load_scenario(name), PRESETS["clear_noon"], seed=0)
             sim.step()
             out.append(sim.step())
