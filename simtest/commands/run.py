@@ -255,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the Hydra main job with ``argv`` as overrides; returns the exit code."""
     import hydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import InstantiationException
 
     register_configs()
     state = {"code": 0, "started": False}
@@ -266,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = Path(hc.runtime.output_dir)
         try:
             code = run_job(cfg, run_dir, hc.runtime.choices.get("scenario"))
-        except ValueError as e:  # ConfigError, StoreError, GateError: the message names the key and the fix
+        except (ValueError, InstantiationException) as e:  # config/store/gate errors, or a sim/model that refuses its arguments
             print(f"simtest: error: {e}", file=sys.stderr)
             code = 2
         state["code"] = max(state["code"], code)
