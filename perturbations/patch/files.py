@@ -33,6 +33,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; patches are shared package data
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -40,10 +40,15 @@ def load_named(name: str, directory: str | Path = LIBRARY_DIR) -> Patch:
 
 
 def control_patches(seed: int = 0, directory: str | Path = LIBRARY_DIR) -> tuple[Patch, ...]:
-    """The random-texture controls: one per library patch (same placement and resolution), or one per
-    default placement when the library is empty. Each texture comes from a generator seeded by
+    """The random-texture controls: one per distinct placement of the library's patches (same placement
+    and resolution as the first patch, by name, with it), or one per default placement when the library is empty. Each texture comes from a generator seeded by
     ``(seed, crc32(name))``, so the control is the same in every cell of a sweep."""
-    templates = [load_named(n, directory) for n in library_names(directory)]
+    templates, seen = [], set()
+    for n in library_names(directory):  # one control per distinct placement (no two quads on one spot)
+        t = load_named(n, directory)
+        if t.placement not in seen:
+            seen.add(t.placement)
+            templates.append(t)
     if not templates:
         templates = [Patch(f"default_{cls}", np.zeros((*CONTROL_RESOLUTION, 3), np.uint8), placement)
                      for cls, placement in DEFAULT_PLACEMENTS.items()]

@@ -110,5 +110,9 @@ def test_axis_values(tmp_path):
     assert len(ctrl) == 1 and ctrl[0].placement == _patch().placement and ctrl[0].texture.shape == (24, 20, 3)
     assert np.array_equal(ctrl[0].texture, resolve_axis_value("random", 0, tmp_path)[0].texture)
     assert resolve_axis_value("ped_v1", 0, tmp_path)[0] == _patch()
+    # a second patch in the same place adds no second control (two quads would overlap)
+    save_patch(Patch("ped_v2", _patch(1).texture, _patch().placement), tmp_path)
+    assert len(resolve_axis_value("random", 0, tmp_path)) == 1
+    assert (tmp_path / "ped_v2.png").stat().st_mode & 0o777 == 0o644
     with pytest.raises(PatchError, match="not in the library"):
-        resolve_axis_value("ped_v2", 0, tmp_path)
+        resolve_axis_value("ped_v3", 0, tmp_path)
