@@ -6,6 +6,7 @@ Stages (each cached, each rerunnable)::
     python tools/train_reference.py generate --split test --episodes 33    # and test_fog_dense, test_night, ... (11)
     python tools/train_reference.py train --minutes 48
     python tools/train_reference.py train --resume --minutes 13 --lr 8e-4
+    python tools/train_reference.py train --resume --minutes 11 --lr 5e-4
     python tools/train_reference.py evaluate          # simtest metrics, per modality and condition
     python tools/train_reference.py card --limitations "..."   # weights + model card into simtest/models/weights/
 
@@ -23,9 +24,10 @@ Duration (measured on this project's shared 2-core CPU while ~8 other jobs ran,
 so expect less on a quiet machine): simulation ran at 2.5-8 frames/s (the shipped
 data set, 2 156 training + ~1 100 held-out frames, took ~15 min); a training step
 of batch 8 took 0.3 s on a quiet machine and up to 5 s under load. The shipped
-weights come from two phases: 48 min (1 668 steps, peak lr 2e-3) and 13 min
-(peak lr 8e-4, after switching to neighbourhood regression), i.e. about
-80 min end to end including evaluation. ``python tools/train_reference.py train
+weights come from three phases: 48 min (1 668 steps, peak lr 2e-3), 13 min
+(760 steps, peak lr 8e-4, after switching to neighbourhood regression) and
+11 min (1 422 steps, peak lr 5e-4), i.e. about 90 min end to end including
+data generation and evaluation. ``python tools/train_reference.py train
 --minutes M`` sets the wall-clock budget; the cosine schedule follows it.
 """
 
