@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -34,7 +34,7 @@ from simtest.sim.carla.episode import ActorPlan, EpisodePlan
 from simtest.sim.carla.errors import CarlaServerError, CarlaTimeoutError, classify_rpc_error, server_is_unusable
 from simtest.sim.carla.ground_truth import EpisodeActor, frame_objects
 from simtest.sim.carla.lidar import lidar_from_carla
-from simtest.sim.carla.patches import apply_texture
+from simtest.sim.carla.patches import actor_object_name, apply_texture, check_patch_objects, patch_assignments
 from simtest.sim.carla.sensors import LidarOptions, SensorPlan, configure_blueprint, sensor_plans
 from simtest.sim.carla.server import CarlaConnection, ClientFactory, ServerConfig, default_client_factory, free_port_pair
 from simtest.sim.carla.sync import FrameCollector
@@ -45,6 +45,7 @@ from simtest.sim.ground_truth import PathConfig
 from simtest.types import Camera, EgoState, Frame, make_transform, rotation_z, wrap_angle
 
 if TYPE_CHECKING:
+    from perturbations.patch import Patch
     from simtest.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ class CarlaSimulator:
     (:class:`~simtest.sim.ground_truth.PathConfig`, shared with the embedded
     simulator); ``anchors``: where each road layout sits on a CARLA map
     (:class:`Anchor` per layout); ``blueprints``: asset model -> CARLA blueprint
-    overrides. ``client_factory`` builds the ``carla.Client`` (tests pass a stand-in).
+    overrides; ``patch_objects``: actor role -> CARLA object name, for rigs whose
+    object names do not carry the actor id (see ``reset``'s ``patches``).
+    ``client_factory`` builds the ``carla.Client`` (tests pass a stand-in).
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class CarlaSimulator:
         ground_truth: PathConfig | Mapping[str, Any] | None = None,
         anchors: Mapping[str, Anchor | Mapping[str, Any]] | None = None,
         blueprints: Mapping[str, str] | None = None,
+        patch_objects: Mapping[str, str] | None = None,
         client_factory: ClientFactory = default_client_factory,
     ) -> None:
         if not 0 < dt <= 0.5:
@@ -175,6 +179,7 @@ class CarlaSimulator:
         if unknown:
             raise ValueError(f"sim.anchors: unknown layout(s) {unknown}; expected some of {list(LAYOUTS)}")
         self.blueprints = {**BLUEPRINTS, **dict(blueprints or {})}
+        self.patch_objects = check_patch_objects(patch_objects)
         self.path_config = (
             ground_truth if isinstance(ground_truth, PathConfig)
             else PathConfig.from_mapping(dict(ground_truth or {}), where="sim.ground_truth")
@@ -197,10 +202,17 @@ class CarlaSimulator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int) -> None:
-        """Start an episode of ``scenario`` (or an already translated plan) under ``conditions``."""
+    def reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int, *,
+              patches: Sequence[Patch] = ()) -> None:
+        """Start an episode of ``scenario`` (or an already translated plan) under ``conditions``.
+
+        ``patches``: physical patches (:class:`perturbations.patch.Patch`) worn by
+        the actors their placements name, as in the embedded simulator; on CARLA
+        each texture replaces the target actor's whole diffuse texture (the
+        placement's face, size and position cannot be honoured; docs/carla.md).
+        """
         start = time.perf_counter()
-        self._guarded("reset", lambda: self._reset(scenario, conditions, int(seed)))
+        self._guarded("reset", lambda: self._reset(scenario, conditions, int(seed), tuple(patches)))
         elapsed = time.perf_counter() - start
         if self._episode is not None:
             self._episode.reset_time_s = elapsed
@@ -275,7 +287,8 @@ class CarlaSimulator:
             self.world = self.connection.client.get_world()
             self._original_settings = self.world.get_settings()
 
-    def _reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int) -> None:
+    def _reset(self, scenario: Scenario | EpisodePlan, conditions: Conditions, seed: int,
+               patches: tuple[Patch, ...]) -> None:
         self._connect()
         self.connection.check_health()
         self._teardown(restore_settings=False)
@@ -288,6 +301,7 @@ class CarlaSimulator:
             self._load_map(plan.map)
         else:
             plan = self._translate(scenario)
+        worn = patch_assignments(patches, [(a.name, a.cls) for a in plan.actors])
         client = self.connection.client
         ep = _Episode(plan=plan, conditions=conditions, seed=seed)
         self._episode = ep
@@ -302,6 +316,7 @@ class CarlaSimulator:
             self._set_lights(conditions)
             self._spawn(ep)
             first = self.world.tick(self.server_config.timeout)
+            self._wear_patches(ep, worn)
             snapshot = self.world.get_snapshot()
             ep.start_elapsed = ep.last_elapsed = float(snapshot.timestamp.elapsed_seconds)
             ep.last_poses = self._poses(snapshot, ep)
@@ -314,6 +329,21 @@ class CarlaSimulator:
             except Exception as cleanup:  # noqa: BLE001 - keep the original error
                 log.warning("cleanup after a failed reset did not complete: %s", cleanup)
             raise
+
+    def _wear_patches(self, ep: _Episode, worn: Sequence[tuple[Patch, str]]) -> None:
+        """Paint each patch's texture on its actor's object (after the settling tick: the objects exist)."""
+        if not worn:
+            return
+        names = list(self.world.get_names_of_all_objects())
+        blueprints = [a.blueprint for a in ep.plan.actors] + [ep.plan.ego.blueprint]
+        by_name = {a.name: a for a in ep.plan.actors}
+        for patch, role in worn:
+            bp = by_name[role].blueprint
+            target = actor_object_name(names, role, int(ep.actors[role].id), bp, self.patch_objects,
+                                       shared_blueprint=blueprints.count(bp) > 1)
+            self._painted.add(target)  # before the call: a half-applied texture still needs the map reload
+            apply_texture(self.world, target, patch.texture)
+            log.info("patch %s painted on actor %s (object %s)", patch.name, role, target)
 
     def _load_map(self, name: str | None) -> None:
         """Load map ``name`` unless it is the current one (reloading leaks server memory)."""
