@@ -32,6 +32,7 @@ def test_config_builds_a_typed_simulator(partial):
     assert isinstance(sim.weather_options, WeatherOptions) and isinstance(sim.lidar_options, LidarOptions)
     assert sim.anchors["intersection"] == Anchor(map="Town05")
     assert sim.blueprints["child"] == "walker.pedestrian.0011"
+    assert sim.patch_objects == {}  # no override: objects found by actor id / blueprint
 
 
 def test_misspelt_nested_keys_name_the_key():
