@@ -5,6 +5,13 @@ order (row 0 at the top). CARLA's ``TextureColor`` has its origin at the
 bottom-left, so rows are flipped on the way in. The target is a CARLA object
 name as listed by ``world.get_names_of_all_objects()`` (an exact name: a typo is
 an error that suggests the closest names, never a silent guess).
+
+For the ``patch`` sweep axis, :func:`patch_assignments` maps each
+:class:`perturbations.patch.Patch` to the episode actors its placement targets
+and :func:`actor_object_name` finds each actor's object (``sim.patch_objects``
+override, else by actor id, else by blueprint). CARLA replaces the object's
+whole diffuse texture, so the placement's face, size and position are not
+honoured (docs/carla.md, "The patch sweep axis on CARLA").
 """
 
 from __future__ import annotations
