@@ -175,6 +175,7 @@ class FrostParams:
 
 
 FROST_TINT = np.array([0.82, 0.9, 1.0], np.float32)  # RGB, blue-white ice
+FROST_TINT_LUTS = tuple(np.rint(np.arange(256) * t).astype(np.uint8) for t in FROST_TINT)  # 8-bit grey -> tinted channel
 
 
 FROST_SCALE = 2  # the texture is drawn at 1/FROST_SCALE resolution and upsampled (soft 2 px needles)
@@ -218,8 +219,8 @@ def apply_frost(x: Any, params: FrostParams) -> Any:
     xp = check_image("frost", x)
     if params.frost_weight == 0.0:
         return identity(x)
-    ice = frost_texture(x.shape[0], x.shape[1], params.seed)[:, :, None] * FROST_TINT
-    ice = from_host(np.rint(ice).astype(np.uint8), x)  # an 8-bit texture, like the published photographs
+    grey8 = np.rint(frost_texture(x.shape[0], x.shape[1], params.seed)).astype(np.uint8)
+    ice = from_host(cv2.merge([cv2.LUT(grey8, lut) for lut in FROST_TINT_LUTS]), x)  # 8-bit, like the photographs
     return blend(x, params.image_weight, ice, params.frost_weight)
 
 
