@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simtest.models.bev import BevGrid
-from simtest.types import transform_points
+from simtest.types import project_points, transform_points
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,43 @@ def frustum_cells(
     c = np.floor((pts[:, 1] - grid.y_min) / grid.out_cell).astype(np.int64)
     ok = (r >= 0) & (r < h) & (c >= 0) & (c < w) & (pts[:, 2] >= z_range[0]) & (pts[:, 2] <= z_range[1])
     return np.where(ok, r * w + c, h * w)
+
+
+def depth_bin_targets(
+    points_ego: np.ndarray,
+    K: np.ndarray,
+    T_ego_from_cam: np.ndarray,
+    feature_shape: tuple[int, int],
+    feature_stride: int,
+    depths: DepthBins,
+) -> np.ndarray:
+    """Depth-bin training target of every feature pixel from lidar points (lift-splat depth supervision).
+
+    ``points_ego`` (N, >=3) are lidar returns in the ego frame; ``K`` are the
+    intrinsics of the network's input image. Each point is projected into the
+    image; feature pixel ``(i, j)`` (covering ``stride`` x ``stride`` input
+    pixels) takes the bin of the **nearest** point that lands in it (the
+    visible surface), as in BEVDepth. Returns int16 (Hf, Wf): the bin index,
+    or -1 where no point lands or the depth lies outside ``[near, far)``.
+    """
+    hf, wf = feature_shape
+    out = np.full(hf * wf, -1, np.int16)
+    pts = np.asarray(points_ego, np.float64)
+    if pts.ndim != 2 or pts.shape[1] < 3:
+        raise ValueError(f"depth_bin_targets: points_ego must be (N, >=3) ego-frame points, got shape {pts.shape}")
+    if len(pts) == 0:
+        return out.reshape(hf, wf)
+    uv, z = project_points(np.asarray(K, np.float64), np.asarray(T_ego_from_cam, np.float64), pts[:, :3])
+    step = (depths.far - depths.near) / depths.count
+    ok = (z >= depths.near) & (z < depths.far)
+    col = np.floor(uv[:, 0] / feature_stride)
+    row = np.floor(uv[:, 1] / feature_stride)
+    ok &= (col >= 0) & (col < wf) & (row >= 0) & (row < hf)
+    cell = (row[ok] * wf + col[ok]).astype(np.int64)
+    zb = z[ok]
+    order = np.lexsort((zb, cell))  # by cell, nearest first
+    cell, zb = cell[order], zb[order]
+    first = np.ones(len(cell), bool)
+    first[1:] = cell[1:] != cell[:-1]
+    out[cell[first]] = np.floor((zb[first] - depths.near) / step).astype(np.int16)
+    return out.reshape(hf, wf)

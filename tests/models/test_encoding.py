@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from simtest.models.bev import MAX_Z_RANGE, BevGrid, lidar_raster
-from simtest.models.lift import DepthBins, frustum_cells
+from simtest.models.lift import DepthBins, depth_bin_targets, frustum_cells
 from simtest.models.network import count_parameters
 from simtest.models.reference import Codec, ReferenceConfig
 from simtest.models.targets import circle_nms, decode, encode
@@ -66,6 +66,33 @@ def test_frustum_cells_follow_the_pinhole_model():
         assert cells[k, i, j] == (row * w + col if ok else h * w), (k, d)
     # the top image row looks up: far points are far above the 4 m ceiling and are dumped
     assert cells[-1, 0, 20] == h * w
+
+
+def test_depth_targets_take_the_nearest_lidar_return_of_each_feature_pixel():
+    spec = CameraSpec()
+    K = spec.K() * np.array([[0.5], [0.5], [1.0]])
+    T = spec.T_ego_from_cam()
+    depths = DepthBins()  # 2 m bins from 2 m
+
+    def ego_point(i: int, j: int, d: float) -> list[float]:
+        """The point at camera depth d on the ray through the centre of feature pixel (i, j)."""
+        ray = np.linalg.inv(K) @ np.array([(j + 0.5) * 8, (i + 0.5) * 8, 1.0])
+        p = T @ np.append(ray * d, 1.0)
+        return [*p[:3], 0.5]
+
+    pts = np.array([ego_point(13, 27, 31.0), ego_point(13, 27, 9.0), ego_point(13, 27, 20.0),  # nearest wins: bin 3
+                    ego_point(5, 4, 57.9),  # last bin
+                    ego_point(6, 6, 1.0), ego_point(7, 7, 70.0)],  # nearer than near / beyond far: no target
+                   np.float32)
+    t = depth_bin_targets(pts, K, T, (24, 40), 8, depths)
+    assert t.dtype == np.int16 and t.shape == (24, 40)
+    assert t[13, 27] == 3 and t[5, 4] == 27
+    assert t[6, 6] == -1 and t[7, 7] == -1
+    assert (t >= 0).sum() == 2
+    behind = np.array([[-10.0, 0.0, 1.0, 0.5]], np.float32)  # behind the camera: never projected
+    assert (depth_bin_targets(behind, K, T, (24, 40), 8, depths) == -1).all()
+    with pytest.raises(ValueError, match="points_ego"):
+        depth_bin_targets(np.zeros(3), K, T, (24, 40), 8, depths)
 
 
 def test_targets_round_trip_through_decoding():
