@@ -22,6 +22,7 @@ run killed at any moment (SIGKILL included) loses only the cells in flight.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -85,6 +86,12 @@ class WorkerSpec:
     ``make_simulator``/``make_detector`` build fresh components; ``load_scenario``
     maps a scenario name to the simulator's scenario object; ``history`` is the
     number of recent frames kept for fusion-level perturbations (delays).
+    ``reuse_frames``: a worker keeps the simulated (unperturbed) frames of the
+    cell group it last ran (:func:`frame_group`: same scene, conditions and
+    patch) and feeds them to the next cell of that group instead of simulating
+    them again -- the simulator is deterministic per episode seed, so the rows
+    are the same either way. The kept arrays are made read-only, so that an
+    in-place perturbation fails loudly instead of corrupting the next cell.
     """
 
     make_simulator: Callable[[], Simulator]
@@ -100,6 +107,7 @@ class WorkerSpec:
     thumbnails: bool = False
     history: int = 4
     cell_timeout: float = 0.0
+    reuse_frames: bool = True
 
 
 @dataclass
@@ -169,6 +177,40 @@ def perturb_frame(
     return frame, records
 
 
+PHASES = ("sim", "perturb", "model", "match", "thumbs")
+"""The timed phases of a cell (:class:`CellResult` ``timing`` keys, with ``cpu_`` twins and ``total``)."""
+
+
+class PhaseClock:
+    """Wall and CPU seconds per phase of a cell.
+
+    CPU time is the whole process's (user + system, every thread: Embree's and
+    torch's pools included), so ``cpu_<phase> / <phase>`` is the mean number of
+    cores the phase kept busy.
+    """
+
+    def __init__(self) -> None:
+        self.wall = dict.fromkeys(PHASES, 0.0)
+        self.cpu = dict.fromkeys(PHASES, 0.0)
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] += time.perf_counter() - t0
+            self.cpu[name] += time.process_time() - c0
+
+    def totals(self) -> dict[str, float]:
+        """``{phase: wall s, "cpu_" + phase: CPU s, "total": wall s, "cpu_total": CPU s}`` since creation."""
+        out = {**self.wall, **{f"cpu_{k}": v for k, v in self.cpu.items()}}
+        out["total"] = time.perf_counter() - self.t0
+        out["cpu_total"] = time.process_time() - self.c0
+        return out
+
+
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Raise :class:`CellTimeout` in this thread after ``seconds`` (main thread only; 0 = none).
@@ -192,6 +234,30 @@ def deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def frame_group(setup: CellSetup) -> tuple[Any, ...]:
+    """What fixes a cell's simulated frames: scene (scenario + parameters), conditions and patch.
+
+    Cells of one group (e.g. the same scenario under the same weather at every
+    perturbation and severity) see the same unperturbed frames, episode by episode.
+    """
+    return (setup.scene_key, setup.conditions, setup.patch)
+
+
+def freeze(obj: Any) -> None:
+    """Make every numpy array inside ``obj`` (dataclasses, mappings, sequences) read-only, in place."""
+    if isinstance(obj, np.ndarray):
+        obj.flags.writeable = False
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            freeze(getattr(obj, f.name))
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            freeze(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            freeze(v)
+
+
 class CellWorker:
     """Runs cells with one simulator and one detector, both reused across cells."""
 
@@ -200,6 +266,8 @@ class CellWorker:
         self._detector = detector
         self._sim: Simulator | None = None
         self._scenarios: dict[str, Any] = {}
+        self._group: tuple[Any, ...] | None = None  # frame group whose simulated episodes are kept
+        self._episodes: dict[int, list[Frame]] = {}
 
     # -- components -----------------------------------------------------------
 
@@ -227,6 +295,16 @@ class CellWorker:
     def close(self) -> None:
         self.drop_simulator()
 
+    def warm(self, cell: Cell | None = None) -> None:
+        """Build the detector and the simulator; with ``cell``, also simulate and infer one frame of it
+        (compiles the kernels, touches every code path) without keeping anything."""
+        detector, sim = self.detector, self.simulator()
+        if cell is None:
+            return
+        setup = cell_setup(cell.axes, self.spec.default_scenario, where=f"cell {cell.id}")
+        sim.reset(self._scenario(setup), setup.conditions, derive_seed(self.spec.root_seed, "warm-up"))
+        detector.predict([sim.step()])
+
     def _scenario(self, setup: CellSetup) -> Any:
         key = setup.scene_key
         if key not in self._scenarios:
@@ -251,6 +329,7 @@ class CellWorker:
                 error, detail = f"{type(e).__name__}: {e}", traceback.format_exc()
                 log.warning("cell %s attempt %d/%d failed: %s", cell.id, attempts, self.spec.retries + 1, error)
                 self.drop_simulator()
+                self._group, self._episodes = None, {}  # the retry simulates afresh too
         return CellOutcome(cell.id, None, error, attempts, start, now_iso(), detail)
 
     def run_cell(self, cell: Cell) -> CellResult:
@@ -258,10 +337,12 @@ class CellWorker:
         spec = self.spec
         setup = cell_setup(cell.axes, spec.default_scenario, where=f"cell {cell.id}")
         scenario = self._scenario(setup)
-        sim = self.simulator()
+        group = frame_group(setup)
+        if group != self._group:
+            self._group, self._episodes = group, {}
         detector = self.detector
-        t = {"sim": 0.0, "perturb": 0.0, "model": 0.0, "match": 0.0, "thumbs": 0.0}
-        t_start = time.perf_counter()
+        clock = PhaseClock()
+        simulated_episodes = 0
         rows: list[pd.DataFrame] = []
         applied: list[dict[str, Any]] = []
         thumbs: dict[str, bytes] = {}
@@ -272,45 +353,54 @@ class CellWorker:
             patches = {"patches": resolve_axis_value(setup.patch, seed=spec.root_seed)}
         for episode in range(spec.episodes):
             ep_seed = derive_seed(spec.root_seed, "episode", setup.scene_key, episode)
-            t0 = time.perf_counter()
-            sim.reset(scenario, setup.conditions, ep_seed, **patches)
-            for _ in range(spec.warmup_frames):
-                sim.step()
-            t["sim"] += time.perf_counter() - t0
+            kept = self._episodes.get(episode)
+            simulated: list[Frame] = []
+            if kept is None:
+                with clock.phase("sim"):
+                    sim = self.simulator()
+                    sim.reset(scenario, setup.conditions, ep_seed, **patches)
+                    for _ in range(spec.warmup_frames):
+                        sim.step()
             history: deque[Frame] = deque(maxlen=max(spec.history, 1))
             pframes: list[Frame] = []
             for step in range(spec.frames):
-                t0 = time.perf_counter()
-                frame = sim.step()
-                t1 = time.perf_counter()
-                history.append(frame)
-                pframe, records = perturb_frame(frame, list(history), setup, cell.seed, episode, step)
+                if kept is None:
+                    with clock.phase("sim"):
+                        frame = sim.step()
+                        if spec.reuse_frames:
+                            freeze(frame)
+                            simulated.append(frame)
+                else:
+                    frame = kept[step]
+                with clock.phase("perturb"):
+                    history.append(frame)
+                    pframe, records = perturb_frame(frame, list(history), setup, cell.seed, episode, step)
                 pframes.append(pframe)
                 if records:
                     applied.append({"episode": episode, "frame": int(pframe.index), "step": step, "applied": records})
-                t["sim"] += t1 - t0
-                t["perturb"] += time.perf_counter() - t1
-            t0 = time.perf_counter()
-            detections = detector.predict(pframes)  # one call per episode: the model batches
-            t["model"] += time.perf_counter() - t0
+            if kept is None:
+                simulated_episodes += 1
+            if simulated:
+                self._episodes[episode] = simulated
+            with clock.phase("model"):
+                detections = detector.predict(pframes)  # one call per episode: the model batches
             if len(detections) != len(pframes) or not all(isinstance(d, Detections) for d in detections):
                 raise ValueError(
                     f"model {getattr(detector, 'name', type(detector).__name__)}: predict(frames) must return one "
                     f"Detections per frame ({len(pframes)}), got {type(detections).__name__} of length {len(detections)}"
                 )
-            t0 = time.perf_counter()
-            ep_rows = episode_rows(pframes, detections, spec.match, episode=episode, seed=ep_seed)
+            with clock.phase("match"):
+                ep_rows = episode_rows(pframes, detections, spec.match, episode=episode, seed=ep_seed)
             rows.append(ep_rows)
-            t["match"] += time.perf_counter() - t0
             if spec.thumbnails:
-                t0 = time.perf_counter()
-                k = keyframe_index(ep_rows, pframes)
-                thumbs.update(render_thumbnails(pframes[k], detections[k], episode))
-                t["thumbs"] += time.perf_counter() - t0
-        t["total"] = time.perf_counter() - t_start
-        t["frames"] = float(spec.episodes * spec.frames)
+                with clock.phase("thumbs"):
+                    k = keyframe_index(ep_rows, pframes)
+                    thumbs.update(render_thumbnails(pframes[k], detections[k], episode))
         table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-        return CellResult(rows=table, applied=applied, thumbs=thumbs, timing=t)
+        timing = clock.totals()
+        timing["frames"] = float(spec.episodes * spec.frames)
+        timing["simulated"] = float(simulated_episodes)
+        return CellResult(rows=table, applied=applied, thumbs=thumbs, timing=timing)
 
 
 def episode_rows(
@@ -518,6 +608,8 @@ class SweepResult:
     interrupted: bool = False
     seconds: float = 0.0
     timing: dict[str, float] = field(default_factory=dict)
+    """Per-phase wall and CPU seconds summed over the finished cells (see :class:`PhaseClock`), plus the
+    driver's ``store``/``cpu_store`` (writing the cell outputs)."""
 
     @property
     def exit_code(self) -> int:
@@ -587,7 +679,10 @@ def run_sweep(
             rec = manifest.cells[cell.id]
             rec.start, rec.end, rec.attempts = outcome.start, outcome.end, outcome.attempts
             if outcome.result is not None:
+                t0, c0 = time.perf_counter(), time.process_time()
                 write_cell_outputs(store, manifest, cell, outcome.result)
+                totals["store"] = totals.get("store", 0.0) + time.perf_counter() - t0
+                totals["cpu_store"] = totals.get("cpu_store", 0.0) + time.process_time() - c0
                 rec.status, rec.rows, rec.error = "done", len(outcome.result.rows), None
                 result.done.append(cell.id)
                 for k, v in outcome.result.timing.items():
