@@ -187,6 +187,7 @@ class EmbeddedSimulator:
         lights = self._light_rig(ep, T_world_from_ego)
         n = len(scen.actors)
         ids = actor_ids(scen.actors)
+        id_of_actor = np.append(ids, 0).astype(np.int32)
         boxes_ego_for_vis = None
         cameras: dict[str, Camera] = {}
         instances: dict[str, np.ndarray] = {}
@@ -198,7 +199,7 @@ class EmbeddedSimulator:
             render = renderer.render(scene, T_world_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed,
                                      patches=patch_frame)
             cameras[name] = Camera(render.image, renderer.K, renderer.T_ego_from_cam, timestamp=t)
-            instances[name] = np.concatenate([ids, [0]])[render.actor].astype(np.int32)  # actor -1 -> 0
+            instances[name] = id_of_actor.take(render.actor)  # actor -1 -> 0
             if n:
                 if boxes_ego_for_vis is None:
                     boxes_ego_for_vis = transform_boxes(invert_transform(T_world_from_ego), placed.boxes)

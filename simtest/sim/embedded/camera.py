@@ -18,7 +18,7 @@ from simtest.sim.base import CameraSpec, Conditions
 from simtest.sim.embedded.camera_weather import draw_particles, extinction
 from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
 from simtest.sim.embedded.lighting import Lighting
-from simtest.sim.embedded.scene import FrameScene, Hits, rays_from, set_columns
+from simtest.sim.embedded.scene import FrameScene, Hits, rays_from, write_rays
 from simtest.sim.embedded.shading import LightRig, SurfaceParams, glare_source, shade
 
 if TYPE_CHECKING:
@@ -64,12 +64,13 @@ class CameraRenderer:
         key = R.tobytes()
         if self._dirs_key != key:  # the ego's heading changed: rotate the pixel directions again
             self._dirs_world = self.dirs_cam @ R.T
-            self._rays = np.empty((len(self.dirs_cam), 6), np.float32)
-            set_columns(self._rays, None, self._dirs_world)
+            if len(self._rays) != len(self.dirs_cam):
+                self._rays = np.empty((len(self.dirs_cam), 6), np.float32)
+            write_rays(self._rays, origin, self._dirs_world)
             self._dirs_key = key
-        dirs, rays = self._dirs_world, self._rays
-        set_columns(rays, origin, None)
-        return rays, dirs, origin, R[:, 2]
+        else:
+            write_rays(self._rays, origin, None)
+        return self._rays, self._dirs_world, origin, R[:, 2]
 
     def render(
         self,

@@ -101,7 +101,6 @@ def draw_particles(
         cover = np.zeros((h, w), np.float32)
         dots = (length < 2 * radius + 1) if kind == "snow" else np.zeros(count, bool)
         kernels.draw_particles(cover, px, py, px + drift, py + length, radius, np.minimum(alpha, 1.0), dots)
-        image *= (1.0 - cover)[..., None]
-        image += cover[..., None] * brightness[None, None, :]
+        kernels.composite_cover(image, cover, np.asarray(brightness, np.float32))
         drawn += count
     return drawn

@@ -1,14 +1,18 @@
-"""Compiled per-pixel kernels of the camera (numba, one thread).
+"""Compiled per-pixel and per-ray kernels of the camera, the lidar and the ground truth (numba).
 
 The shading model is the one documented in :mod:`.shading`; these kernels only
 fuse its per-pixel arithmetic into one pass so that shading costs less than
-casting the rays. They run on one thread on purpose: Embree already uses every
-core for the casts, and sweeps run several simulators side by side, where
-parallel regions that spin-wait on oversubscribed cores run several times
-slower (measured: 8 ms serial against 35 ms with two threads on a loaded
-machine). Curves shared with other
-modules (sky dome, Fresnel reflectance, sRGB) come in as lookup tables built by
-those modules, so each formula lives in one place.
+casting the rays. Curves shared with other modules (sky dome, Fresnel
+reflectance, sRGB) come in as lookup tables built by those modules, so each
+formula lives in one place.
+
+The per-pixel and per-ray loops are ``prange`` loops whose iterations are
+independent (each writes only its own outputs, no reductions), so every result
+is byte-identical whatever the thread count. :func:`set_threads` sets that
+count: all cores in one simulator, 1 when a sweep already runs one simulator
+per core (parallel regions that wait on oversubscribed cores run several times
+slower, measured 8 ms against 35 ms). Loops whose order decides the float
+result (compositing overlapping particles) stay serial.
 """
 
 from __future__ import annotations
@@ -17,6 +21,22 @@ import math
 
 import numba as nb
 import numpy as np
+
+
+def set_threads(n: int) -> int:
+    """Set how many threads the simulator's kernels use in this thread of the process (numba's
+    ``set_num_threads``), clamped to 1..``NUMBA_NUM_THREADS``; returns the count set. Results do
+    not depend on it. Sweeps that run one simulator per core call ``set_threads(1)`` in each worker."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ValueError(f"set_threads: n must be an integer thread count, got {n!r}")
+    count = min(max(int(n), 1), nb.config.NUMBA_NUM_THREADS)
+    nb.set_num_threads(count)
+    return count
+
+
+def get_threads() -> int:
+    """The kernels' current thread count (see :func:`set_threads`)."""
+    return int(nb.get_num_threads())
 
 
 @nb.njit(cache=True, inline="always")
@@ -29,11 +49,11 @@ def _lookup(table: np.ndarray, x: float) -> int:
     return int(x * (table.shape[0] - 1) + 0.5)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def shadow_rays(dirs, t, n, lit, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - numba kernel
     """Rays (len(lit), 6) from the hit points of pixels ``lit``, nudged ``offset`` m along the normal, to the sun."""
     out = np.empty((lit.shape[0], 6), np.float32)
-    for j in range(lit.shape[0]):
+    for j in nb.prange(lit.shape[0]):
         i = lit[j]
         for c in range(3):
             out[j, c] = origin[c] + dirs[i, c] * t[i] + n[i, c] * offset
@@ -41,7 +61,7 @@ def shadow_rays(dirs, t, n, lit, origin, sun_dir, offset):  # noqa: ANN001, ANN2
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
     dirs, t, n, mat, sunlit, albedo_px, albedo_tab, emissive, wettable, snow_ok,
     sky_tab, sky_rgb, bounce, sun_rgb, sun_dir, sun_disc_cos, sun_disc,
@@ -62,7 +82,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
     per_pixel_albedo = albedo_px.shape[0] == npx
     inv_pi = 1.0 / math.pi
     glint_norm = (glint_exp + 2.0) / (2.0 * math.pi)
-    for i in range(npx):
+    for i in nb.prange(npx):
         dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
         ti = t[i]
         r = g = b = 0.0
@@ -169,11 +189,11 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
         out[i, 2] = b
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
     """uint8 ``out`` (N, 3) from ``radiance`` (N, 3): gain, extended Reinhard, sRGB table."""
     top = lut.shape[0] - 1
-    for i in range(radiance.shape[0]):
+    for i in nb.prange(radiance.shape[0]):
         for c in range(3):
             x = radiance[i, c] * gain
             y = x * (1.0 + x * inv_white2) / (1.0 + x)
@@ -181,7 +201,7 @@ def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
             out[i, c] = lut[min(max(k, 0), top)]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, face_rays):  # noqa: ANN001, ANN201
     """Material and actor of each hit (-1 on a miss) from Embree's geometry and primitive ids
     (geometry 0 = static world, 1 = actors, whose triangles follow the static ones in the tables);
@@ -190,7 +210,7 @@ def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, fac
     material = np.empty(n, np.int32)
     actor = np.empty(n, np.int32)
     invalid = np.uint32(0xFFFFFFFF)
-    for i in range(n):
+    for i in nb.prange(n):
         g = geom[i]
         if g == invalid:
             material[i] = -1
@@ -206,7 +226,7 @@ def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, fac
     return material, actor
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def lidar_returns(t, normal, rays, material, reflectivity, snow_ok, snow_cover, snow_reflectivity,
                   max_range, min_reflectivity):  # noqa: ANN001, ANN201
     """Clear-air returns of lidar rays: (range, apparent reflectivity) per ray, range ``inf`` when
@@ -214,7 +234,7 @@ def lidar_returns(t, normal, rays, material, reflectivity, snow_ok, snow_cover, 
     n = t.shape[0]
     ranges = np.full(n, np.inf, np.float32)
     apparent = np.zeros(n, np.float32)
-    for i in range(n):
+    for i in nb.prange(n):
         r = t[i]
         if not (r <= max_range):  # also a miss (inf)
             continue
@@ -259,3 +279,121 @@ def draw_particles(cover, x0, y0, x1, y1, radius, alpha, dots):  # noqa: ANN001,
                 u = u0 + j - width // 2
                 if 0 <= u < w:
                     cover[v, u] = 1.0 - (1.0 - cover[v, u]) * (1.0 - a)
+
+
+@nb.njit(cache=True, parallel=True)
+def composite_cover(image, cover, brightness):  # noqa: ANN001, ANN201
+    """``image (H, W, 3) = image * (1 - cover) + cover * brightness`` in place, in float32 like the
+    NumPy expression: particles of coverage ``cover`` (H, W) and radiance ``brightness`` (3,)."""
+    one = np.float32(1.0)
+    for v in nb.prange(image.shape[0]):
+        for u in range(image.shape[1]):
+            c = cover[v, u]
+            if c == 0.0:  # x * 1 + 0 * b == x exactly (b finite)
+                continue
+            keep = one - c
+            for ch in range(3):
+                image[v, u, ch] = image[v, u, ch] * keep + c * brightness[ch]
+
+
+@nb.njit(cache=True, parallel=True)
+def write_rays(rays, origin, dirs):  # noqa: ANN001, ANN201
+    """Fill rays (N, 6) with the one ``origin`` (3,) and, when ``dirs`` has N rows, the directions (N, 3)."""
+    with_dirs = dirs.shape[0] == rays.shape[0]
+    for i in nb.prange(rays.shape[0]):
+        for c in range(3):
+            rays[i, c] = origin[c]
+            if with_dirs:
+                rays[i, 3 + c] = dirs[i, c]
+
+
+@nb.njit(cache=True)
+def lit_pixels(sunlit, t):  # noqa: ANN001, ANN201
+    """Clamp ``sunlit`` (N,) = n . s at 0 in place (as ``np.maximum``) and return the indices (int64)
+    of the pixels that hit a surface (``t`` finite) facing the sun, in order."""
+    idx = np.empty(sunlit.shape[0], np.int64)
+    count = 0
+    for i in range(sunlit.shape[0]):
+        s = sunlit[i]
+        if s < 0.0:
+            sunlit[i] = 0.0
+        elif s > 0.0 and math.isfinite(t[i]):
+            idx[count] = i
+            count += 1
+    return idx[:count]
+
+
+@nb.njit(cache=True, parallel=True)
+def shade_out(sunlit, lit, occluded):  # noqa: ANN001, ANN201
+    """Zero ``sunlit`` at the pixels ``lit[j]`` whose shadow ray ``j`` is ``occluded``."""
+    for j in nb.prange(lit.shape[0]):
+        if occluded[j]:
+            sunlit[lit[j]] = 0.0
+
+
+@nb.njit(cache=True, parallel=True)
+def lidar_points(ranges, intensities, kind, hit_actor, dirs, ring, hard, fog, particle, weather, background):  # noqa: ANN001, ANN201, PLR0913
+    """Gather the detected returns (finite ``ranges``) of a sweep, in ray order: directions scaled
+    by range (M, 3) float32 (to be rotated into the ego frame), intensities (M,), rings (M,) and
+    labels (M,) int32: the hit actor for a hard target (``kind == hard``), ``weather`` for a fog
+    or particle echo, ``background`` otherwise."""
+    n = ranges.shape[0]
+    keep = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if math.isfinite(ranges[i]):
+            keep[m] = i
+            m += 1
+    scaled = np.empty((m, 3), np.float32)
+    intens = np.empty(m, np.float32)
+    rings = np.empty(m, ring.dtype)
+    labels = np.empty(m, np.int32)
+    for j in nb.prange(m):
+        i = keep[j]
+        r = ranges[i]
+        for c in range(3):
+            scaled[j, c] = dirs[i, c] * r
+        intens[j] = intensities[i]
+        rings[j] = ring[i]
+        k = kind[i]
+        if k == hard:
+            labels[j] = hit_actor[i]
+        elif k == fog or k == particle:
+            labels[j] = weather
+        else:
+            labels[j] = background
+    return scaled, intens, rings, labels
+
+
+@nb.njit(cache=True, parallel=True)
+def finish_points(points, offset, intens):  # noqa: ANN001, ANN201
+    """``points[:, :3] += offset`` (3,) and ``points[:, 3] = intens`` in place (float32)."""
+    for i in nb.prange(points.shape[0]):
+        for c in range(3):
+            points[i, c] += offset[c]
+        points[i, 3] = intens[i]
+
+
+@nb.njit(cache=True)
+def actor_pixel_counts(actor, num_actors):  # noqa: ANN001, ANN201
+    """How many entries of ``actor`` (any shape, int) equal each index 0..num_actors-1 (negatives skipped)."""
+    counts = np.zeros(num_actors, np.int64)
+    for a in actor.ravel():
+        if 0 <= a < num_actors:
+            counts[a] += 1
+    return counts
+
+
+@nb.njit(cache=True)
+def crossing_counts(ray_splits, prim, actor_of_triangle, num_actors):  # noqa: ANN001, ANN201
+    """Per actor, how many rays have at least one intersection with it; ray ``r``'s intersections
+    are the primitives ``prim[ray_splits[r]:ray_splits[r + 1]]`` (Open3D ``list_intersections``)."""
+    counts = np.zeros(num_actors, np.int64)
+    last = np.full(num_actors, -1, np.int64)
+    for r in range(ray_splits.shape[0] - 1):
+        for j in range(ray_splits[r], ray_splits[r + 1]):
+            a = actor_of_triangle[prim[j]]
+            if last[a] != r:
+                last[a] = r
+                counts[a] += 1
+    return counts

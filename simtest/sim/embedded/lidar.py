@@ -38,7 +38,7 @@ from perturbations.xp import draw_seed
 from simtest.sim.base import Conditions, LidarSpec
 from simtest.sim.embedded import kernels
 from simtest.sim.embedded.materials import MaterialArrays
-from simtest.sim.embedded.scene import FrameScene, rays_from
+from simtest.sim.embedded.scene import FrameScene, write_rays
 from simtest.types import Lidar
 
 BACKGROUND, WEATHER = -1, -2
@@ -73,6 +73,9 @@ class LidarRenderer:
         self.column_time = -(1.0 - frac) / spec.rotation_hz
         self._dirs_key: bytes | None = None
         self._dirs_world = self.dirs_lidar
+        self._rays = np.empty((0, 6), np.float32)  # reused from frame to frame
+        self._R_ego_from_lidar = self.T_ego_from_lidar[:3, :3].astype(np.float32)
+        self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
 
     def render(
         self,
@@ -96,7 +99,9 @@ class LidarRenderer:
                 self._dirs_world = self.dirs_lidar @ R.T
                 self._dirs_key = R.tobytes()
             dirs = self._dirs_world
-        rays = rays_from(origins, dirs)
+        rays = self._rays if len(self._rays) == len(dirs) else np.empty((len(dirs), 6), np.float32)
+        self._rays = rays
+        write_rays(rays, origins, dirs)
         hits = scene.cast(rays, face_rays=False)
         ranges, apparent = kernels.lidar_returns(
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),
@@ -107,16 +112,14 @@ class LidarRenderer:
             fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
             snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
         )
-        keep = np.flatnonzero(np.isfinite(weather.ranges))
-        points = np.empty((len(keep), 4), np.float32)
-        R = self.T_ego_from_lidar[:3, :3].astype(np.float32)
-        np.matmul(self.dirs_lidar.take(keep, axis=0) * weather.ranges.take(keep)[:, None], R.T, out=points[:, :3])
-        points[:, :3] += self.T_ego_from_lidar[:3, 3].astype(np.float32)
-        points[:, 3] = weather.intensities.take(keep)
-        kind = weather.kind.take(keep)
-        actor = np.where(kind == HARD, hits.actor.take(keep), WEATHER).astype(np.int32)
-        actor[(kind != HARD) & (kind != FOG) & (kind != PARTICLE)] = BACKGROUND
-        scan = Scan(points, self.ring.take(keep), labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
+        scaled, intensities, ring, actor = kernels.lidar_points(
+            weather.ranges, weather.intensities, weather.kind, hits.actor, self.dirs_lidar, self.ring,
+            HARD, FOG, PARTICLE, WEATHER, BACKGROUND,
+        )
+        points = np.empty((len(scaled), 4), np.float32)
+        np.matmul(scaled, self._R_ego_from_lidar.T, out=points[:, :3])
+        kernels.finish_points(points, self._t_ego_from_lidar, intensities)
+        scan = Scan(points, ring, labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
                     num_beams=spec.beams)
         if conditions.road_wetness > 0:
             scan = apply_wet_ground(scan, WetGroundParams(conditions.road_wetness, draw_seed(rng)))

@@ -109,17 +109,27 @@ class FrameScene:
             self._actors_only = o3d.t.geometry.RaycastingScene()
             self._actors_only.add_triangles(_tensor(self._actors.vertices), _tensor(self._actors.triangles))
         out = self._actors_only.list_intersections(_tensor(rays), nthreads=self.nthreads)
-        ray_ids = out["ray_ids"].numpy().astype(np.int64)
-        actor = self._actor_tri[out["primitive_ids"].numpy()].astype(np.int64)
-        pairs = np.unique(ray_ids * num_actors + actor)
-        return np.bincount(pairs % num_actors, minlength=num_actors)
+        return kernels.crossing_counts(out["ray_splits"].numpy(), out["primitive_ids"].numpy(), self._actor_tri,
+                                       num_actors)
+
+
+_NO_DIRECTIONS = np.zeros((0, 3), np.float32)
 
 
 def rays_from(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """Pack origins (N, 3) (or one (3,)) and unit directions (N, 3) into rays (N, 6) float32."""
     rays = np.empty((len(directions), 6), np.float32)
-    set_columns(rays, origins, directions)
+    write_rays(rays, origins, directions)
     return rays
+
+
+def write_rays(rays: np.ndarray, origins: np.ndarray, directions: np.ndarray | None) -> None:
+    """Write origins (N, 3) or one origin (3,), and unit directions (N, 3) unless None, into ``rays`` (N, 6)."""
+    if np.ndim(origins) == 1:  # one origin: a compiled pass
+        dirs = _NO_DIRECTIONS if directions is None else np.asarray(directions, np.float32)
+        kernels.write_rays(rays, np.asarray(origins, np.float32), dirs)
+    else:
+        set_columns(rays, origins, directions)
 
 
 def set_columns(rays: np.ndarray, origins: np.ndarray | None, directions: np.ndarray | None) -> None:

@@ -119,22 +119,20 @@ def shade(
 
     ``patches``: the frame's textured patch quads (:mod:`.patches`); hits on them take the texture's albedo.
     """
-    hit = hits.hit
     n = hits.normal
     mat = hits.material  # -1 on a miss: the last table row, never read for a miss
     horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
     sunlit = np.zeros(len(dirs), np.float32)
     if light.sun_up:
         np.matmul(n, light.sun_dir, out=sunlit)
-        np.maximum(sunlit, 0.0, out=sunlit)
+        lit = kernels.lit_pixels(sunlit, hits.t)  # also clamps sunlit at 0
         if surf.shadows:
-            lit = np.flatnonzero((sunlit > 0) & hit)
             rays = kernels.shadow_rays(dirs, hits.t, n, lit, origin, light.sun_dir, np.float32(SURFACE_OFFSET))
-            sunlit[lit[scene.occluded(rays)]] = 0.0
+            kernels.shade_out(sunlit, lit, scene.occluded(rays))
     albedo_px = np.zeros((0, 3), np.float32)
     if patches is not None:
         albedo_px = surf.albedo.take(mat, axis=0)
-        patches.apply_albedo(albedo_px, mat, origin[None, :] + dirs * np.where(hit, hits.t, 0.0)[:, None])
+        patches.apply_albedo(albedo_px, mat, origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None])
     lamps = rig.lamps[np.linalg.norm(rig.lamps - origin, axis=1) < LAMP_REACH] if len(rig.lamps) else rig.lamps
     lamps = lamps[np.argsort(lamps[:, 0], kind="stable")]
     veil_e, veil_tint = glare if glare is not None else (0.0, np.zeros(3, np.float32))

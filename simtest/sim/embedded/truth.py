@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from simtest.scenario import ActorSpec
+from simtest.sim.embedded import kernels
 from simtest.sim.embedded.camera import CameraRender, CameraRenderer
 from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.ground_truth import PathConfig, path_flags
@@ -53,7 +54,7 @@ def _pixel_boxes(renderer: CameraRenderer, boxes_ego: np.ndarray) -> list[tuple[
 def visible_fractions(renderer: CameraRenderer, render: CameraRender, scene: FrameScene, boxes_ego: np.ndarray) -> np.ndarray:
     """Visible fraction (N,) of each actor in one camera (0 when outside the view)."""
     n = len(boxes_ego)
-    visible = np.bincount(render.actor[render.actor >= 0].ravel(), minlength=n)[:n]
+    visible = kernels.actor_pixel_counts(render.actor, n)
     rects = _pixel_boxes(renderer, boxes_ego)
     w = renderer.spec.width
     mask = np.zeros((renderer.spec.height, w), bool)
@@ -63,7 +64,7 @@ def visible_fractions(renderer: CameraRenderer, render: CameraRender, scene: Fra
     pix = np.flatnonzero(mask)
     if not len(pix):
         return np.zeros(n)
-    full = scene.unoccluded_actor_counts(render.rays[pix], n)
+    full = scene.unoccluded_actor_counts(render.rays.take(pix, axis=0), n)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(full > 0, visible / np.maximum(full, 1), 0.0)
     return np.clip(frac, 0.0, 1.0)
