@@ -18,10 +18,13 @@ objects to the library. Each dataclass checks its own values in
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -268,42 +271,54 @@ class MatchingConfig:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class MountConfig:
-    """Sensor pose on the ego: position (m) and roll/pitch/yaw (deg) in the ego frame."""
+def spec_schema(spec: type, nested: Mapping[type, type] | None = None) -> type:
+    """A mutable schema dataclass ``<Spec>Config`` with the fields and defaults of the frozen library ``spec``.
 
-    x: float = 0.0
-    y: float = 0.0
-    z: float = 0.0
-    roll: float = 0.0
-    pitch: float = 0.0
-    yaw: float = 0.0
+    The library's specs (:class:`CameraSpec`, :class:`LidarSpec`, :class:`Mount`)
+    are the one source of the rig's keys and defaults; OmegaConf needs mutable
+    dataclasses without ``Literal`` types, so each field keeps its type except
+    that a ``Literal`` becomes ``str`` (the spec checks the value) and a field
+    whose type is a key of ``nested`` becomes that schema.
+    """
+    nested = nested or {}
+    hints = typing.get_type_hints(spec)
+    proto = spec()
+    fields = []
+    for f in dataclasses.fields(spec):
+        kind, default = hints[f.name], getattr(proto, f.name)
+        if kind in nested:
+            fields.append((f.name, nested[kind], field(default_factory=functools.partial(spec_config, nested[kind], default))))
+        else:
+            fields.append((f.name, str if typing.get_origin(kind) is typing.Literal else kind, field(default=default)))
+    name = spec.__name__.removesuffix("Spec") + "Config"
+    schema = dataclasses.make_dataclass(name, fields)
+    schema.__module__ = __name__
+    schema.__doc__ = f"Config schema of :class:`simtest.sim.base.{spec.__name__}` (same keys and defaults)."
+    return schema
 
 
-@dataclass
-class CameraConfig:
-    """Pinhole RGB camera (see :class:`simtest.sim.base.CameraSpec`)."""
-
-    width: int = 640
-    height: int = 384
-    fov: float = 90.0
-    mount: MountConfig = field(default_factory=lambda: MountConfig(x=1.5, z=1.6))
-    shadows: bool = True
+def spec_config(schema: type, value: Any) -> Any:
+    """The ``schema`` instance holding the field values of the spec instance ``value``."""
+    kwargs = {}
+    for f in dataclasses.fields(schema):
+        v = getattr(value, f.name)
+        kwargs[f.name] = spec_config(f.type, v) if dataclasses.is_dataclass(f.type) else v
+    return schema(**kwargs)
 
 
-@dataclass
-class LidarConfig:
-    """Spinning lidar (see :class:`simtest.sim.base.LidarSpec`)."""
+def config_spec(spec: type, value: Any) -> Any:
+    """The frozen ``spec`` built from a schema instance (or any object with its field names)."""
+    hints = typing.get_type_hints(spec)
+    kwargs = {}
+    for f in dataclasses.fields(spec):
+        v = getattr(value, f.name)
+        kwargs[f.name] = config_spec(hints[f.name], v) if dataclasses.is_dataclass(hints[f.name]) else v
+    return spec(**kwargs)
 
-    beams: int = 64
-    azimuth_steps: int = 1024
-    range: float = 120.0
-    fov_up: float = 2.0
-    fov_down: float = -24.8
-    angles: str = "uniform"
-    rotation_hz: float = 10.0
-    motion_distortion: bool = False
-    mount: MountConfig = field(default_factory=lambda: MountConfig(x=0.0, z=1.9))
+
+MountConfig = spec_schema(Mount)
+CameraConfig = spec_schema(CameraSpec, {Mount: MountConfig})
+LidarConfig = spec_schema(LidarSpec, {Mount: MountConfig})
 
 
 @dataclass
@@ -314,27 +329,15 @@ class RigConfig:
     lidars: dict[str, LidarConfig] = field(default_factory=lambda: {"top": LidarConfig()})
 
 
-def _mount(m: MountConfig) -> Mount:
-    return Mount(x=m.x, y=m.y, z=m.z, roll=m.roll, pitch=m.pitch, yaw=m.yaw)
-
-
 def to_rig(cfg: RigConfig) -> SensorRig:
     """The library's :class:`SensorRig` from its config (errors name ``rig.<sensor>``)."""
     cameras, lidars = {}, {}
-    for name, c in cfg.cameras.items():
-        try:
-            cameras[name] = CameraSpec(width=c.width, height=c.height, fov=c.fov, mount=_mount(c.mount), shadows=c.shadows)
-        except ValueError as e:
-            raise ConfigError(f"rig.cameras.{name}: {e}") from None
-    for name, c in cfg.lidars.items():
-        try:
-            lidars[name] = LidarSpec(
-                beams=c.beams, azimuth_steps=c.azimuth_steps, range=c.range, fov_up=c.fov_up, fov_down=c.fov_down,
-                angles=c.angles, rotation_hz=c.rotation_hz,  # type: ignore[arg-type]
-                motion_distortion=c.motion_distortion, mount=_mount(c.mount),
-            )
-        except ValueError as e:
-            raise ConfigError(f"rig.lidars.{name}: {e}") from None
+    for group, spec, out in (("cameras", CameraSpec, cameras), ("lidars", LidarSpec, lidars)):
+        for name, c in getattr(cfg, group).items():
+            try:
+                out[name] = config_spec(spec, c)
+            except ValueError as e:
+                raise ConfigError(f"rig.{group}.{name}: {e}") from None
     if not cameras and not lidars:
         raise ConfigError("rig: needs at least one camera or lidar")
     return SensorRig(cameras=cameras, lidars=lidars)

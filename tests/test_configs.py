@@ -216,3 +216,22 @@ def test_plan_prints_the_cells_their_count_and_an_estimate(capsys):
     assert "estimated run time: 0m0" in out and "on 2 ray worker(s)" in out
     assert plan_cmd.main([*SCRIPTED, "sweep=smoke", "sweep.episodes=0"]) == 2
     assert "sweep.episodes: must be at least 1" in capsys.readouterr().err
+
+
+def test_the_rig_schema_has_the_keys_and_defaults_of_the_library_specs():
+    import dataclasses
+
+    from simtest.config import CameraConfig, LidarConfig, RigConfig
+    from simtest.sim.base import CameraSpec, LidarSpec, SensorRig
+
+    for schema, spec in ((CameraConfig, CameraSpec), (LidarConfig, LidarSpec)):
+        assert [f.name for f in dataclasses.fields(schema)] == [f.name for f in dataclasses.fields(spec)]
+    assert to_rig(RigConfig()) == SensorRig()  # same defaults, mounts included
+    cfg = OmegaConf.structured(RigConfig)
+    cfg.lidars.top.angles = "hdl64"  # a Literal in the spec is a checked string in the schema
+    cfg.cameras.front.mount.yaw = 5.0
+    rig = to_rig(OmegaConf.to_object(cfg))
+    assert rig.lidars["top"].angles == "hdl64" and rig.cameras["front"].mount.yaw == 5.0
+    cfg.lidars.top.angles = "hdl32"
+    with pytest.raises(ConfigError, match=r"rig\.lidars\.top: lidar\.angles"):
+        to_rig(OmegaConf.to_object(cfg))
