@@ -28,6 +28,7 @@ import gzip
 import json
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -649,6 +650,72 @@ class _Progress:
             self.bar.stop()
 
 
+class _Recorder:
+    """Writes finished cells and the manifest on a background thread, while the executor runs on.
+
+    A serial sweep thus computes its next cell while the last one's files are
+    fsynced. At most ``depth`` outcomes wait; a writing error stops the sweep
+    (re-raised in the driver). :meth:`close` writes what is queued, then returns.
+    """
+
+    def __init__(self, store: RunStore, manifest: Manifest, by_id: Mapping[str, Cell], result: SweepResult,
+                 bar: _Progress, frames_per_cell: int, save_every: float, depth: int = 2) -> None:
+        self.store, self.manifest, self.by_id, self.result, self.bar = store, manifest, by_id, result, bar
+        self.frames_per_cell, self.save_every = frames_per_cell, save_every
+        self.totals: dict[str, float] = {}
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[CellOutcome | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._loop, name="simtest-recorder", daemon=True)
+        self._thread.start()
+
+    def put(self, outcome: CellOutcome) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(outcome)
+
+    def close(self) -> None:
+        """Write every queued outcome, stop the thread; re-raises a writing error."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self) -> None:
+        last_save = time.monotonic()
+        while (outcome := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain after a failure; the driver stops
+            try:
+                self._record(outcome)
+                if time.monotonic() - last_save >= self.save_every:
+                    self.store.save_manifest(self.manifest)
+                    last_save = time.monotonic()
+            except BaseException as e:  # noqa: BLE001 - handed to the driver thread
+                self.error = e
+
+    def _record(self, outcome: CellOutcome) -> None:
+        cell, result, totals = self.by_id[outcome.cell_id], self.result, self.totals
+        rec = self.manifest.cells[cell.id]
+        rec.start, rec.end, rec.attempts = outcome.start, outcome.end, outcome.attempts
+        if outcome.result is not None:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            write_cell_outputs(self.store, self.manifest, cell, outcome.result)
+            totals["store"] = totals.get("store", 0.0) + time.perf_counter() - t0
+            totals["cpu_store"] = totals.get("cpu_store", 0.0) + time.thread_time() - c0
+            rec.status, rec.rows, rec.error = "done", len(outcome.result.rows), None
+            result.done.append(cell.id)
+            for k, v in outcome.result.timing.items():
+                totals[k] = totals.get(k, 0.0) + v
+            log.debug("cell %s done: %d rows in %.1f s (attempts %d)", cell.id, rec.rows,
+                      outcome.result.timing.get("total", 0.0), outcome.attempts)
+        else:
+            rec.status, rec.error = "failed", outcome.error
+            result.failed[cell.id] = outcome.error or "unknown error"
+            log.error("cell %s failed after %d attempt(s): %s", cell.id, outcome.attempts, outcome.error)
+            log.debug("last traceback of cell %s:\n%s", cell.id, outcome.detail)
+        self.bar.advance(len(result.failed), self.frames_per_cell if outcome.ok else 0)
+
+
 def run_sweep(
     plan: SweepPlan,
     store: RunStore,
@@ -660,8 +727,10 @@ def run_sweep(
 ) -> SweepResult:
     """Run the unfinished cells of ``plan`` and record them; Ctrl-C stops cleanly.
 
-    The manifest is saved at most every ``save_every`` seconds and at the end
-    (the cell files, not the manifest, prove completion).
+    Finished cells are written on a background thread (:class:`_Recorder`) as
+    the executor goes on; Ctrl-C or an error still writes every cell that
+    finished. The manifest is saved at most every ``save_every`` seconds and at
+    the end (the cell files, not the manifest, prove completion).
     """
     t_start = time.monotonic()
     done_before = store.done_cells()
@@ -671,40 +740,23 @@ def run_sweep(
     log.info("run %s: %d cells planned, %d already finished, %d to run on %d worker(s)",
              store.root, len(plan.cells), result.skipped, len(pending), executor.workers)
     bar = _Progress(len(pending), plan.episodes * plan.frames, progress)
-    last_save = time.monotonic()
-    totals: dict[str, float] = {}
+    recorder = _Recorder(store, manifest, by_id, result, bar, plan.episodes * plan.frames, save_every)
     try:
-        for outcome in executor.run(pending):
-            cell = by_id[outcome.cell_id]
-            rec = manifest.cells[cell.id]
-            rec.start, rec.end, rec.attempts = outcome.start, outcome.end, outcome.attempts
-            if outcome.result is not None:
-                t0, c0 = time.perf_counter(), time.process_time()
-                write_cell_outputs(store, manifest, cell, outcome.result)
-                totals["store"] = totals.get("store", 0.0) + time.perf_counter() - t0
-                totals["cpu_store"] = totals.get("cpu_store", 0.0) + time.process_time() - c0
-                rec.status, rec.rows, rec.error = "done", len(outcome.result.rows), None
-                result.done.append(cell.id)
-                for k, v in outcome.result.timing.items():
-                    totals[k] = totals.get(k, 0.0) + v
-                log.debug("cell %s done: %d rows in %.1f s (attempts %d)", cell.id, rec.rows,
-                         outcome.result.timing.get("total", 0.0), outcome.attempts)
-            else:
-                rec.status, rec.error = "failed", outcome.error
-                result.failed[cell.id] = outcome.error or "unknown error"
-                log.error("cell %s failed after %d attempt(s): %s", cell.id, outcome.attempts, outcome.error)
-                log.debug("last traceback of cell %s:\n%s", cell.id, outcome.detail)
-            bar.advance(len(result.failed), plan.episodes * plan.frames if outcome.ok else 0)
-            if time.monotonic() - last_save >= save_every:
-                store.save_manifest(manifest)
-                last_save = time.monotonic()
-    except KeyboardInterrupt:
-        result.interrupted = True
-        log.warning("interrupted: %d cells finished this time; rerun the same command to resume", len(result.done))
+        try:
+            for outcome in executor.run(pending):
+                recorder.put(outcome)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            try:
+                recorder.close()
+            finally:
+                bar.stop()
+                executor.close()
     finally:
-        bar.stop()
-        executor.close()
         store.save_manifest(manifest)
+    if result.interrupted:
+        log.warning("interrupted: %d cells finished this time; rerun the same command to resume", len(result.done))
     result.seconds = time.monotonic() - t_start
-    result.timing = totals
+    result.timing = recorder.totals
     return result

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pandas as pd
 import pytest
 
 from simtest.config import ExecutorConfig
-from simtest.executors import RayExecutor, SerialExecutor
+from simtest.executors import ACTOR_THREAD_ENV, RayExecutor, SerialExecutor
 from simtest.runner import run_sweep
 
 from . import doubles, helpers
@@ -49,3 +52,21 @@ def test_ray_refuses_more_workers_than_the_cluster_can_hold(local_ray):
     plan = helpers.small_sweep()
     with pytest.raises(ValueError, match=r"executor: 3 workers .* need 6 CPUs and 0 GPUs but the Ray cluster has 2 and 0"):
         RayExecutor(helpers.spec(plan), ExecutorConfig(kind="ray", workers=3, num_cpus=2.0))
+
+
+def test_ray_actors_limit_their_threads_and_the_pool_records_where_time_went(tmp_path, local_ray):
+    plan = helpers.small_sweep(scenarios=("approach", "crossing"))
+    ex = RayExecutor(helpers.spec(plan), ExecutorConfig(kind="ray", workers=2, threads=1))
+    env = ray.get([a.__ray_call__.remote(lambda self: {k: os.environ.get(k) for k in ACTOR_THREAD_ENV}) for a in ex.actors])
+    assert env == [dict.fromkeys(ACTOR_THREAD_ENV, "1")] * 2  # set before the actor imported numba or torch
+    startup = ex.wait_ready(plan.cells[0])
+    assert startup == ex.stats.startup > 0
+    store, manifest = helpers.new_run(tmp_path, plan)
+    t0 = time.perf_counter()
+    res = run_sweep(plan, store, manifest, ex)
+    wall = time.perf_counter() - t0
+    assert len(res.done) == len(plan) and ex.stats.cells == len(plan)
+    assert len(ex.stats.busy) == 2 and len(ex.stats.tail_idle) == 2  # both actors ran cells
+    assert sum(ex.stats.busy.values()) <= 2 * wall and all(0 <= t <= wall for t in ex.stats.tail_idle.values())
+    # each of the 4 frame groups was simulated once: the pool kept every group on one actor
+    assert res.timing["simulated"] == 4 * plan.episodes

@@ -251,3 +251,24 @@ def test_episode_rows_equal_frame_by_frame_matching():
     missed = ~gt.detected.astype(bool)
     key = {f: (int((missed & gt.critical)[gt.frame == f].sum()), int(missed[gt.frame == f].sum())) for f in gt.frame.unique()}
     assert key[frames[k].index] == max(key.values())  # most critical misses first, then most misses
+
+
+def test_a_writing_error_stops_the_sweep_and_keeps_the_cells_written_before(tmp_path, monkeypatch):
+    plan = helpers.small_sweep()
+    store, manifest = helpers.new_run(tmp_path, plan)
+    real, calls = RunStore.write_cell, []
+
+    def failing(self, manifest, cell_id, rows):
+        calls.append(cell_id)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(self, manifest, cell_id, rows)
+
+    monkeypatch.setattr(RunStore, "write_cell", failing)
+    executor = SerialExecutor(helpers.spec(plan))
+    with pytest.raises(OSError, match="No space left"):
+        run_sweep(plan, store, manifest, executor)
+    assert store.done_cells() == set(calls[:2])  # written on the recorder thread before the failure
+    assert executor.worker._sim is None  # the executor was closed
+    saved = store.load_manifest()
+    assert {c for c, r in saved.cells.items() if r.status == "done"} == set(calls[:2])
