@@ -84,7 +84,7 @@ class PoolStats:
     """Where a Ray pool's wall time went (seconds), for the runner benchmark.
 
     ``startup``: pool creation until every actor had built its simulator and
-    detector. ``busy``: per actor, the sum of its cells' round trips (dispatch to
+    detector (:meth:`RayExecutor.wait_ready`; 0 if not called). ``busy``: per actor, the sum of its cells' round trips (dispatch to
     result). ``tail_idle``: per actor, from its last result to the end of the
     sweep. ``transfer``: round trips minus the cells' own run time (dispatch,
     pickling, result transfer), summed.

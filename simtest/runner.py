@@ -6,17 +6,21 @@ depends only on the root seed, the scenario and its parameters, so cells that
 differ in weather or perturbation see the same world), simulates warm-up frames,
 then F recorded frames: simulator -> perturbations (drawn from the cell's
 streams, their Params recorded) -> detector (an episode's frames in one call,
-so that the model can batch them) -> matching -> rows. A cell that
+so that the model can batch them) -> matching -> rows. The worker keeps the
+simulated frames of its last cell group (same scene, conditions and patch) and
+reuses them for the next cell of that group, so a perturbation-only variant
+costs no simulation (``WorkerSpec.reuse_frames``). A cell that
 raises (simulator crash, time-out, model error, NaN output) is retried with a
 fresh simulator up to ``retries`` times, then reported failed with its error.
 
 The driver (:func:`run_sweep`) plans nothing itself: it prepares the manifest
 (refusing to resume a run whose config changed unless forced), feeds the
-unfinished cells to an executor, and for each finished cell writes, in this
-order and each atomically: the perturbation record ``params/<cell>.json.gz``,
-the thumbnails ``thumbs/<cell>/ep<NNN>_{camera.jpg,bev.png}``, and last the cell
-file ``cells/<cell>.parquet`` -- whose existence is the proof of completion. A
-run killed at any moment (SIGKILL included) loses only the cells in flight.
+unfinished cells to an executor, and for each finished cell writes (on a
+background thread, while the executor goes on), in this order and each
+atomically: the perturbation record ``params/<cell>.json.gz``, the thumbnails
+``thumbs/<cell>/ep<NNN>_{camera.jpg,bev.png}``, and last the cell file
+``cells/<cell>.parquet`` -- whose existence is the proof of completion. A run
+killed at any moment (SIGKILL included) loses only the cells in flight.
 """
 
 from __future__ import annotations
