@@ -7,7 +7,17 @@ reference then casts exactly those batches, with the same Open3D calls, into
 one scene holding the same meshes (built once, not timed). Targets: frame time
 <= 1.5 x bare cast time, >= 12 frames/s, peak memory < 1 GiB.
 
+As in a sweep, where a worker's simulator has already run earlier episodes,
+the simulator first runs one episode of the scenario with another seed
+(``--cold`` skips it: then the walkers' and cyclists' poses are built during
+the timed frames); the timed episode then runs ``--warmup`` frames before
+``--frames`` timed ones. ``--threads`` sets the kernels' thread count
+(:func:`simtest.sim.embedded.set_threads`; default: all cores).
+``--all-conditions`` runs each of clear noon, night, heavy rain and dense fog
+in its own process (so peak memory is per condition) and prints one table.
+
     OPENBLAS_NUM_THREADS=1 python tools/bench/simulator.py [--scenario NAME] [--conditions PRESET] [--frames N]
+    OPENBLAS_NUM_THREADS=1 python tools/bench/simulator.py --all-conditions [--threads N]
 """
 
 from __future__ import annotations
@@ -22,8 +32,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS threads halve
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -31,7 +43,7 @@ import numpy as np  # noqa: E402
 from simtest.open3d_loader import import_open3d  # noqa: E402
 from simtest.scenario import load_scenario  # noqa: E402
 from simtest.sim.base import PRESETS  # noqa: E402
-from simtest.sim.embedded import EmbeddedSimulator  # noqa: E402
+from simtest.sim.embedded import EmbeddedSimulator, set_threads  # noqa: E402
 from simtest.sim.embedded.scene import FrameScene  # noqa: E402
 
 
@@ -56,22 +68,23 @@ def bare_cast_seconds(log: list[tuple[str, object]]) -> tuple[float, float, int]
     return time.perf_counter() - start, build, sum(len(r) for _, r in batches)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenario", default="pedestrian_group_crosswalk")
-    ap.add_argument("--conditions", default="clear_noon", choices=sorted(PRESETS))
-    ap.add_argument("--frames", type=int, default=30)
-    ap.add_argument("--warmup", type=int, default=15)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+ALL_CONDITIONS = ("clear_noon", "night", "rain_heavy", "fog_dense")
 
-    scenario = load_scenario(args.scenario)
+
+def measure(scenario_name: str, conditions: str, frames: int, warmup: int, seed: int, cold: bool) -> dict[str, object]:
+    """Time ``frames`` frames and the bare casts of their rays; figures in seconds, MiB and rays."""
+    scenario = load_scenario(scenario_name)
     sim = EmbeddedSimulator()
-    sim.reset(scenario, PRESETS[args.conditions], seed=args.seed)
-    for _ in range(args.warmup):
+    if not cold:  # an earlier episode, as a sweep worker's simulator has run
+        sim.reset(scenario, PRESETS[conditions], seed=seed + 1)
+        for _ in range(warmup + frames):
+            sim.step()
+    sim.reset(scenario, PRESETS[conditions], seed=seed)
+    for _ in range(warmup):
         sim.step()
     frame_s, bare_s, build_s, rays = [], [], [], []
-    for _ in range(args.frames):
+    triangles = ""
+    for _ in range(frames):
         log: list[tuple[str, object]] = []
         sim.ray_log = log
         start = time.perf_counter()
@@ -83,30 +96,86 @@ def main(argv: list[str] | None = None) -> int:
         build_s.append(build)
         rays.append(n)
         triangles = f"{log[0][1].static.num_triangles} + {log[0][1].actors.num_triangles}"
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    f, b, bd = statistics.median(frame_s), statistics.median(bare_s), statistics.median(build_s)
-    fmin, bmin = min(frame_s), min(bare_s)  # least disturbed by other processes on a shared machine
+    return {
+        "scenario": scenario_name, "conditions": conditions, "triangles": triangles,
+        "rays": int(statistics.median(rays)), "frame": statistics.median(frame_s), "frame_min": min(frame_s),
+        "bare": statistics.median(bare_s), "bare_min": min(bare_s), "build": statistics.median(build_s),
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load": os.getloadavg()[0],
+    }
 
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "MISS"
 
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_one(m: dict[str, object], threads: int) -> None:
+    f, b, bd, fmin, bmin = (float(m[k]) for k in ("frame", "bare", "build", "frame_min", "bare_min"))
+    peak = float(m["peak_mib"])
     rows = [
-        ("scenario / conditions", f"{args.scenario} / {args.conditions}", ""),
-        ("triangles (static + actors)", triangles, ""),
-        ("rays cast per frame", f"{int(statistics.median(rays)):,}", "camera + shadow + lidar + visibility"),
+        ("scenario / conditions", f"{m['scenario']} / {m['conditions']}", ""),
+        ("triangles (static + actors)", str(m["triangles"]), ""),
+        ("rays cast per frame", f"{m['rays']:,}", "camera + shadow + lidar + visibility"),
         ("frame time (median / min)", f"{f * 1e3:.1f} / {fmin * 1e3:.1f} ms", ""),
         ("bare Embree cast (median / min)", f"{b * 1e3:.1f} / {bmin * 1e3:.1f} ms", "same rays, same scene"),
         ("scene build (BVH), per frame", f"{bd * 1e3:.1f} ms", "included in frame time"),
         ("frame / bare cast (median)", f"{f / b:.2f} x", f"target <= 1.5 x {verdict(f / b <= 1.5)}"),
         ("frame / bare cast (min)", f"{fmin / bmin:.2f} x", f"target <= 1.5 x {verdict(fmin / bmin <= 1.5)}"),
         ("frames per second (median / best)", f"{1 / f:.1f} / {1 / fmin:.1f}", f"target >= 12 {verdict(1 / f >= 12)}"),
-        ("peak memory (max RSS)", f"{peak_mib:.0f} MiB", f"target < 1024 MiB {verdict(peak_mib < 1024)}"),
-        ("cores / load average", f"{os.cpu_count()} / {os.getloadavg()[0]:.2f}", "shared machine: figures are noisy"),
+        ("peak memory (max RSS)", f"{peak:.0f} MiB", f"target < 1024 MiB {verdict(peak < 1024)}"),
+        ("kernel threads", str(threads), "simtest.sim.embedded.set_threads"),
+        ("cores / load average", f"{os.cpu_count()} / {float(m['load']):.2f}", "shared machine: figures are noisy"),
     ]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{w0}}  {value:>{w1}}  {note}")
+
+
+def print_table(results: list[dict[str, object]], threads: int) -> None:
+    print(f"scenario {results[0]['scenario']}, kernel threads {threads}, {os.cpu_count()} cores "
+          "(median over the timed frames; load average at the end of each run)")
+    head = ("conditions", "frame ms", "cast ms", "frame/cast", "fps", "peak MiB", "load")
+    print("  ".join(f"{h:>10}" for h in head))
+    for m in results:
+        f, b = float(m["frame"]), float(m["bare"])
+        cells = (m["conditions"], f"{f * 1e3:.1f}", f"{b * 1e3:.1f}", f"{f / b:.2f} x", f"{1 / f:.1f}",
+                 f"{float(m['peak_mib']):.0f}", f"{float(m['load']):.2f}")
+        print("  ".join(f"{c:>10}" for c in cells))
+    worst = max(float(m["frame"]) / float(m["bare"]) for m in results)
+    slowest = max(float(m["frame"]) for m in results)
+    print(f"worst frame/cast {worst:.2f} x (target <= 1.5 x {verdict(worst <= 1.5)}), "
+          f"slowest {1 / slowest:.1f} fps (target >= 12 {verdict(1 / slowest >= 12)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="pedestrian_group_crosswalk")
+    ap.add_argument("--conditions", default="clear_noon", choices=sorted(PRESETS))
+    ap.add_argument("--all-conditions", action="store_true", help=f"one table over {', '.join(ALL_CONDITIONS)}")
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="kernel threads (0 = all cores)")
+    ap.add_argument("--cold", action="store_true", help="no earlier episode: actor poses are built while timed")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = ap.parse_args(argv)
+    threads = set_threads(args.threads if args.threads > 0 else os.cpu_count() or 1)
+
+    if args.all_conditions:
+        results = []
+        for cond in ALL_CONDITIONS:
+            cmd = [sys.executable, __file__, "--json", "--scenario", args.scenario, "--conditions", cond,
+                   "--frames", str(args.frames), "--warmup", str(args.warmup), "--seed", str(args.seed),
+                   "--threads", str(threads)] + (["--cold"] if args.cold else [])
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        print_table(results, threads)
+        return 0
+    m = measure(args.scenario, args.conditions, args.frames, args.warmup, args.seed, args.cold)
+    if args.json:
+        print(json.dumps(m))
+    else:
+        print_one(m, threads)
     return 0
 
 

@@ -17,8 +17,12 @@ the object id seen in each pixel (0 = none): exact instance segmentation.
 Every frame's randomness
 (weather particles, lidar weather) comes from a generator seeded by
 ``(seed, frame index, sensor)``, so the same scenario, conditions and seed give
-byte-identical frames whatever ran before. Set ``OPENBLAS_NUM_THREADS=1``: numpy's
-BLAS threads otherwise halve Embree's speed on small machines.
+byte-identical frames whatever ran before, and whatever the thread count.
+Set ``OPENBLAS_NUM_THREADS=1``: numpy's BLAS threads otherwise halve Embree's
+speed on small machines. The compiled shading, lidar and ground-truth kernels
+use all cores by default; :func:`set_threads` (``simtest.sim.embedded.set_threads``)
+sets their thread count, e.g. to 1 in each worker of a sweep that runs one
+simulator per core.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ import numpy as np
 from perturbations.lidar.weather import LidarOptics
 from simtest.scenario import Scenario, load_scenario
 from simtest.sim.base import PRESETS, Conditions, SensorRig
-from simtest.sim.embedded.actors import ActorLibrary
+from simtest.sim.embedded.actors import ActorLibrary, MeshCache
 from simtest.sim.embedded.camera import CameraRenderer
+from simtest.sim.embedded.kernels import get_threads, set_threads, start_workers
 from simtest.sim.embedded.lidar import LidarRenderer
 from simtest.sim.embedded.lighting import HEADLIGHT_POS, Lighting, daylight
 from simtest.sim.embedded.materials import MATERIAL_ID, MATERIALS, MaterialArrays, material_arrays, paint
@@ -57,6 +62,8 @@ from simtest.types import (
 
 if TYPE_CHECKING:
     from perturbations.patch import Patch
+
+__all__ = ["EmbeddedSimulator", "get_threads", "set_threads"]
 
 HEADLAMP_LUMINANCE = 2.0e4  # cd/m^2 of other vehicles' lit headlamps
 TAIL_LAMP_LUMINANCE = 300.0  # cd/m^2
@@ -111,9 +118,11 @@ class EmbeddedSimulator:
             dict(ground_truth) if ground_truth is not None else None, where="sim.ground_truth")
         self.nthreads = int(nthreads)
         optics = lidar_optics if lidar_optics is not None else LidarOptics()
+        start_workers()  # the kernels' threads, idle without spinning
         self.cameras = {name: CameraRenderer(spec) for name, spec in self.rig.cameras.items()}
         self.lidars = {name: LidarRenderer(spec, optics) for name, spec in self.rig.lidars.items()}
         self._episode: _Episode | None = None
+        self._actor_meshes: MeshCache = {}  # actor meshes by model and pose, kept across episodes
         self.ray_log: list[tuple[str, Any]] | None = None
         """Set to a list to record each frame's scene and every ray batch cast (see scene.FrameScene)."""
 
@@ -167,7 +176,7 @@ class EmbeddedSimulator:
         )
         self._episode = _Episode(
             scenario=scenario, conditions=conditions, seed=seed, world=world, materials=table,
-            actors=ActorLibrary(scenario.actors, len(MATERIALS) + len(world.materials)),
+            actors=ActorLibrary(scenario.actors, len(MATERIALS) + len(world.materials), self._actor_meshes),
             light=daylight(conditions), surf=surf, patches=worn,
         )
 

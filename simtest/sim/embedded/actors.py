@@ -46,6 +46,10 @@ def _pose_key(actor: ActorSpec, state: MoverState) -> tuple[int, int]:
     return round(state.travelled / PEDAL_METRES_PER_REV * PHASE_STEPS) % PHASE_STEPS, 0
 
 
+PAINT = -1
+"""Placeholder material of an actor's paint (clothes, car body) in the shared mesh cache."""
+
+
 def _local_mesh(actor: ActorSpec, paint_id: int, key: tuple[int, int]) -> tuple[Mesh, tuple[float, float, float]]:
     """The actor's mesh in its local frame; walkers and cyclists in the pose ``key`` (see :func:`_pose_key`)."""
     if actor.cls == "vehicle":
@@ -56,14 +60,33 @@ def _local_mesh(actor: ActorSpec, paint_id: int, key: tuple[int, int]) -> tuple[
     return cyclist(paint_id, phase)
 
 
-class ActorLibrary:
-    """Builds actor meshes for an episode; caches vehicles and each walker's or cyclist's poses."""
+MeshCache = dict[tuple[str, str, int, int], tuple[Mesh, tuple[float, float, float]]]
+"""Actor meshes by (class, model, pose key) with the paint as :data:`PAINT`; shared by episodes."""
 
-    def __init__(self, actors: tuple[ActorSpec, ...], first_paint_id: int) -> None:
+
+class ActorLibrary:
+    """Builds actor meshes for an episode; caches vehicles and each walker's or cyclist's poses.
+
+    ``shared`` caches the meshes by model and pose across episodes (a simulator keeps one), so a
+    sweep builds each pose once; each actor's copy then gets its paint.
+    """
+
+    def __init__(self, actors: tuple[ActorSpec, ...], first_paint_id: int, shared: MeshCache | None = None) -> None:
         self.actors = actors
         self.paint_ids = [first_paint_id + i for i in range(len(actors))]
+        self._shared: MeshCache = {} if shared is None else shared
         self._rigid: dict[int, tuple[Mesh, tuple[float, float, float]]] = {}
         self._poses: dict[tuple[int, int, int], tuple[Mesh, tuple[float, float, float]]] = {}
+
+    def _painted(self, i: int, key: tuple[int, int]) -> tuple[Mesh, tuple[float, float, float]]:
+        """Actor ``i``'s local mesh in pose ``key``, from the shared cache, with its own paint."""
+        actor = self.actors[i]
+        shared_key = (actor.cls, actor.model, *key)
+        if shared_key not in self._shared:
+            self._shared[shared_key] = _local_mesh(actor, PAINT, key)
+        mesh, size = self._shared[shared_key]
+        m = mesh.materials
+        return Mesh(mesh.vertices, mesh.triangles, np.where(m == PAINT, np.int32(self.paint_ids[i]), m)), size
 
     def place(self, states: list[MoverState]) -> PlacedActors:
         """Meshes and boxes of every actor at ``states`` (scenario order)."""
@@ -71,7 +94,7 @@ class ActorLibrary:
         for i, (actor, state) in enumerate(zip(self.actors, states)):
             if actor.cls == "vehicle":
                 if i not in self._rigid:
-                    mesh, size = _local_mesh(actor, self.paint_ids[i], (0, 0))
+                    mesh, size = self._painted(i, (0, 0))
                     if actor.motion.speed <= 0:  # parked: lamps off
                         m = mesh.materials
                         fixed = m < len(LAMPS_OFF)
@@ -81,7 +104,7 @@ class ActorLibrary:
             else:
                 key = (i, *_pose_key(actor, state))
                 if key not in self._poses:
-                    self._poses[key] = _local_mesh(actor, self.paint_ids[i], key[1:])
+                    self._poses[key] = self._painted(i, key[1:])
                 local, size = self._poses[key]
             meshes.append(local.transformed(state.x, state.y, 0.0, state.yaw))
             owners.append(np.full(local.num_triangles, i, np.int32))

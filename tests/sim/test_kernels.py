@@ -1,0 +1,131 @@
+"""The simulator's compiled kernels: same bytes as the NumPy formulation they replace, and the
+same frames whatever the thread count or the episodes run before."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from simtest.sim.base import PRESETS
+from simtest.sim.embedded import EmbeddedSimulator, get_threads, kernels, set_threads
+
+
+def frame_bytes(frame) -> list[bytes]:  # noqa: ANN001
+    """Everything a frame reports, as bytes."""
+    out = []
+    for cam in frame.cameras.values():
+        out.append(cam.image.tobytes())
+    for ids in frame.meta["instance_ids"].values():
+        out.append(ids.tobytes())
+    for lidar in frame.lidars.values():
+        out += [lidar.points.tobytes(), np.asarray(lidar.ring).tobytes(), np.asarray(lidar.labels).tobytes()]
+    o = frame.objects
+    out += [np.asarray(a).tobytes() for a in (o.ids, o.boxes, o.visible_fraction, o.lidar_points, o.in_path, o.critical)]
+    return out
+
+
+def episode(rig, scenario: str, conditions: str, frames: int, seed: int = 0, sim: EmbeddedSimulator | None = None):  # noqa: ANN001, ANN201
+    sim = sim if sim is not None else EmbeddedSimulator(rig)
+    sim.reset(scenario, conditions, seed)
+    return [frame_bytes(sim.step()) for _ in range(frames)]
+
+
+@pytest.fixture
+def restore_threads():  # noqa: ANN201
+    before = get_threads()
+    yield
+    set_threads(before)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs numba to allow 2 threads")
+@pytest.mark.parametrize("scenario, conditions", [("pedestrian_group_crosswalk", "night"),
+                                                  ("cyclist_crossing", "rain_heavy"),
+                                                  ("child_occluded", "fog_dense")])
+def test_frames_are_byte_identical_with_one_or_two_threads(small_rig, restore_threads, scenario, conditions):
+    assert set_threads(1) == 1 and get_threads() == 1
+    one = episode(small_rig, scenario, conditions, 3, seed=4)
+    assert set_threads(2) == 2 and get_threads() == 2
+    two = episode(small_rig, scenario, conditions, 3, seed=4)
+    assert one == two
+
+
+def test_set_threads_clamps_and_rejects_non_integers(restore_threads):
+    assert set_threads(0) == 1
+    assert set_threads(10_000) == numba.config.NUMBA_NUM_THREADS
+    assert get_threads() == numba.config.NUMBA_NUM_THREADS
+    for bad in (1.5, "2", True, None):
+        with pytest.raises(ValueError, match="set_threads: n must be an integer"):
+            set_threads(bad)
+
+
+def test_actor_meshes_shared_across_episodes_give_the_same_frames(small_rig):
+    """A simulator that already built walkers (other paint, other scenario) renders what a fresh one does."""
+    fresh = episode(small_rig, "child_occluded", PRESETS["clear_noon"], 2, seed=2)
+    sim = EmbeddedSimulator(small_rig)
+    episode(small_rig, "pedestrian_group_crosswalk", PRESETS["clear_noon"], 25, seed=1, sim=sim)
+    episode(small_rig, "child_occluded", PRESETS["clear_noon"], 12, seed=7, sim=sim)
+    assert episode(small_rig, "child_occluded", PRESETS["clear_noon"], 2, seed=2, sim=sim) == fresh
+
+
+def test_lit_pixels_and_shade_out_match_numpy():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=1000).astype(np.float32)
+    s[::7] = -0.0  # faces edge-on to the sun: not lit
+    s[5] = np.nan
+    t = np.where(rng.random(1000) < 0.2, np.inf, rng.uniform(1, 50, 1000)).astype(np.float32)
+    ref = np.where(s > 0, s, np.float32(0.0))
+    ref[5] = np.nan
+    ref_lit = np.flatnonzero((ref > 0) & np.isfinite(t))
+    got = s.copy()
+    lit = kernels.lit_pixels(got, t)
+    assert got.tobytes() == ref.tobytes()
+    assert np.array_equal(got, np.maximum(s, 0.0), equal_nan=True)  # the NumPy clamp it replaces
+    assert np.array_equal(lit, ref_lit) and lit.dtype == np.int64
+    occluded = rng.random(len(lit)) < 0.5
+    ref[ref_lit[occluded]] = 0.0
+    kernels.shade_out(got, lit, occluded)
+    assert got.tobytes() == ref.tobytes()
+
+
+def test_composite_cover_matches_the_numpy_blend():
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0, 3000, (40, 30, 3)).astype(np.float32)
+    cover = np.where(rng.random((40, 30)) < 0.5, 0.0, rng.random((40, 30))).astype(np.float32)
+    bright = np.array([900.0, 950.0, 1000.0], np.float32)
+    ref = image.copy()
+    ref *= (1.0 - cover)[..., None]
+    ref += cover[..., None] * bright[None, None, :]
+    kernels.composite_cover(image, cover, bright)
+    assert image.tobytes() == ref.tobytes()
+
+
+def test_lidar_points_gathers_detected_returns_in_ray_order():
+    rng = np.random.default_rng(2)
+    n = 500
+    ranges = np.where(rng.random(n) < 0.3, np.inf, rng.uniform(1, 100, n)).astype(np.float32)
+    intens = rng.random(n).astype(np.float32)
+    kind = rng.integers(0, 4, n).astype(np.int8)  # 0..3: no return, hard, fog, particle below
+    actor = rng.integers(-1, 5, n).astype(np.int32)
+    dirs = rng.normal(size=(n, 3)).astype(np.float32)
+    ring = rng.integers(0, 64, n).astype(np.int32)
+    scaled, i_out, r_out, labels = kernels.lidar_points(ranges, intens, kind, actor, dirs, ring, 1, 2, 3, -2, -1)
+    keep = np.flatnonzero(np.isfinite(ranges))
+    assert scaled.tobytes() == (dirs[keep] * ranges[keep][:, None]).tobytes()
+    assert np.array_equal(i_out, intens[keep]) and np.array_equal(r_out, ring[keep])
+    expected = np.select([kind[keep] == 1, (kind[keep] == 2) | (kind[keep] == 3)], [actor[keep], -2], -1)
+    assert np.array_equal(labels, expected) and labels.dtype == np.int32
+
+
+def test_crossing_counts_count_each_ray_once_per_actor():
+    # ray 0 crosses actor 0 twice (entry and exit) and actor 1; ray 1 nothing; ray 2 actor 1 twice
+    actor_of_triangle = np.array([0, 0, 1, 1], np.int32)
+    splits = np.array([0, 3, 3, 5], np.uint32)
+    prim = np.array([0, 1, 2, 3, 2], np.uint32)
+    assert kernels.crossing_counts(splits, prim, actor_of_triangle, 3).tolist() == [1, 2, 0]
+
+
+def test_actor_pixel_counts_match_bincount():
+    actor = np.random.default_rng(3).integers(-1, 6, (20, 30)).astype(np.int32)
+    ref = np.bincount(actor[actor >= 0], minlength=6)
+    assert kernels.actor_pixel_counts(actor, 6).tolist() == ref.tolist()
