@@ -2,11 +2,10 @@
 
 Stages (each cached, each rerunnable)::
 
-    python tools/train_reference.py generate --split train --episodes 103
-    python tools/train_reference.py generate --split test --episodes 33    # and test_fog_dense, test_night, ... (11)
-    python tools/train_reference.py train --minutes 48
-    python tools/train_reference.py train --resume --minutes 13 --lr 8e-4
-    python tools/train_reference.py train --resume --minutes 11 --lr 5e-4
+    python tools/train_reference.py generate --split train --start 0 --episodes 300 &   # two processes,
+    python tools/train_reference.py generate --split train --start 300 --episodes 600    # disjoint episodes
+    python tools/train_reference.py generate --split test --episodes 66     # and test_fog_dense, test_night, ...
+    python tools/train_reference.py train --steps 12000
     python tools/train_reference.py evaluate          # simtest metrics, per modality and condition
     python tools/train_reference.py card --limitations "..."   # weights + model card into simtest/models/weights/
 
@@ -14,21 +13,18 @@ Training data: randomised parameters of every library scenario (``Scenario.sampl
 under the benign conditions clear noon, cloudy, dusk and light rain only. Dense
 fog, night, snow, heavy rain and every perturbation stay out, so that they remain
 a test. The held-out split is clear noon with its own seeds. Data are cached
-under ``.cache/reference/`` (gitignored) as one ``.npz`` per episode.
+under ``.cache/reference/`` (gitignored) as one ``.npz`` per episode: the resized
+image, the lidar BEV raster, the ground truth and, for the camera's depth
+supervision, the depth bin of the nearest lidar return in each feature pixel.
 
 Everything is seeded: episode ``i`` of a split draws its scenario parameters,
 conditions and simulator seed from ``SeedSequence([split seed, i])``; training
-shuffles and drops modalities from ``default_rng(train seed)``.
+shuffles, flips, drops modalities and jitters brightness from
+``default_rng(train seed)``. The schedule is a step count, so with the same
+thread count the same data and seed give the same weights, byte for byte.
 
-Duration (measured on this project's shared 2-core CPU while ~8 other jobs ran,
-so expect less on a quiet machine): simulation ran at 2.5-8 frames/s (the shipped
-data set, 2 156 training + ~1 100 held-out frames, took ~15 min); a training step
-of batch 8 took 0.3 s on a quiet machine and up to 5 s under load. The shipped
-weights come from three phases: 48 min (1 668 steps, peak lr 2e-3), 13 min
-(760 steps, peak lr 8e-4, after switching to neighbourhood regression) and
-11 min (1 422 steps, peak lr 5e-4), i.e. about 90 min end to end including
-data generation and evaluation. ``python tools/train_reference.py train
---minutes M`` sets the wall-clock budget; the cosine schedule follows it.
+Duration: see the model card (``simtest/models/weights/reference.md``), which
+records the measured generation and training times of the shipped weights.
 """
 
 from __future__ import annotations
@@ -50,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simtest.models.bev import lidar_raster  # noqa: E402
+from simtest.models.lift import depth_bin_targets, scale_intrinsics  # noqa: E402
 from simtest.models.reference import ReferenceConfig  # noqa: E402
 from simtest.types import Frame  # noqa: E402
 
@@ -85,14 +82,24 @@ def frame_record(frame: Frame, config: ReferenceConfig) -> dict[str, np.ndarray]
 
     cam = frame.cameras["front"]
     image, _ = Codec(config).camera_input(cam.image, cam.K, cam.T_ego_from_cam)
-    raster = lidar_raster([lid.points for _, lid in sorted(frame.lidars.items())], config.grid)
+    lidars = [lid for _, lid in sorted(frame.lidars.items())]
+    raster = lidar_raster([lid.points for lid in lidars], config.grid)
+    # Depth supervision from the lidar's solid returns (weather particles, label -2, are no surface).
+    solid = np.concatenate([lid.points if lid.labels is None else lid.points[lid.labels != -2] for lid in lidars])
+    w, h = config.image_size
+    K = scale_intrinsics(cam.K, w / cam.width, h / cam.height)
+    depth = depth_bin_targets(solid, K, cam.T_ego_from_cam, config.feature_shape, w // config.feature_shape[1], config.depth)
     o = frame.objects
-    return {"image": image, "lidar": raster, "boxes": o.boxes.astype(np.float32), "labels": o.labels.astype(np.int8),
-            "visible": o.visible_fraction.astype(np.float32), "points": o.lidar_points.astype(np.int32)}
+    return {"image": image, "lidar": raster, "depth": depth.astype(np.int8), "boxes": o.boxes.astype(np.float32),
+            "labels": o.labels.astype(np.int8), "visible": o.visible_fraction.astype(np.float32),
+            "points": o.lidar_points.astype(np.int32)}
 
 
-def generate(split: Split, episodes: int, config: ReferenceConfig) -> None:
-    """Simulate ``episodes`` episodes of ``split`` into ``CACHE/<split>/ep_XXXXX.npz`` (existing ones are kept)."""
+def generate(split: Split, episodes: range, config: ReferenceConfig) -> None:
+    """Simulate ``episodes`` (indices) of ``split`` into ``CACHE/<split>/ep_XXXXX.npz`` (existing ones are kept).
+
+    Episode ``i`` depends only on the split seed and ``i``, so disjoint ranges
+    can be generated by parallel processes."""
     from simtest.scenario import list_scenarios, load_scenario
     from simtest.sim.base import PRESETS, SensorRig
     from simtest.sim.embedded import EmbeddedSimulator
@@ -103,7 +110,7 @@ def generate(split: Split, episodes: int, config: ReferenceConfig) -> None:
     t0 = time.perf_counter()
     frames_done = 0
     with EmbeddedSimulator(SensorRig(), dt=split.dt) as sim:
-        for i in range(episodes):
+        for i in episodes:
             path = out / f"ep_{i:05d}.npz"
             if path.exists():
                 continue
@@ -119,6 +126,7 @@ def generate(split: Split, episodes: int, config: ReferenceConfig) -> None:
                 path.with_suffix(".tmp.npz"),
                 image=np.stack([r["image"] for r in recs]),
                 lidar=np.stack([r["lidar"] for r in recs]),
+                depth=np.stack([r["depth"] for r in recs]),
                 counts=counts,
                 **{k: np.concatenate([r[k] for r in recs]) for k in ("boxes", "labels", "visible", "points")},
                 scenario=name, conditions=cond_name, params=json.dumps(dict(scenario.values)),
@@ -140,6 +148,8 @@ class Data:
 
     image: np.ndarray
     lidar: np.ndarray
+    depth: np.ndarray | None
+    """Per frame depth-bin targets of the camera's feature pixels (-1 = none); None for splits cached without them."""
     boxes: list[np.ndarray]
     labels: list[np.ndarray]
     visible: list[np.ndarray]
@@ -156,20 +166,23 @@ def load_split(name: str) -> Data:
     files = sorted((CACHE / name).glob("ep_*[0-9].npz"))
     if not files:
         raise SystemExit(f"no cached episodes in {CACHE / name}; run: python tools/train_reference.py generate --split {name}")
-    parts: dict[str, list] = {k: [] for k in ("image", "lidar", "boxes", "labels", "visible", "points", "episode",
-                                              "scenario", "conditions")}
+    parts: dict[str, list] = {k: [] for k in ("image", "lidar", "depth", "boxes", "labels", "visible", "points",
+                                              "episode", "scenario", "conditions")}
     for f in files:
         z = np.load(f)
         cuts = np.cumsum(z["counts"])[:-1]
         n = len(z["counts"])
         parts["image"].append(z["image"])
         parts["lidar"].append(z["lidar"])
+        if "depth" in z:
+            parts["depth"].append(z["depth"])
         for k in ("boxes", "labels", "visible", "points"):
             parts[k].extend(np.split(z[k], cuts))
         parts["episode"].extend([int(f.stem.split("_")[1])] * n)
         parts["scenario"].extend([str(z["scenario"])] * n)
         parts["conditions"].extend([str(z["conditions"])] * n)
-    return Data(np.concatenate(parts["image"]), np.concatenate(parts["lidar"]), parts["boxes"], parts["labels"],
+    depth = np.concatenate(parts["depth"]) if len(parts["depth"]) == len(files) else None
+    return Data(np.concatenate(parts["image"]), np.concatenate(parts["lidar"]), depth, parts["boxes"], parts["labels"],
                 parts["visible"], parts["points"], np.asarray(parts["episode"]), parts["scenario"], parts["conditions"])
 
 
@@ -191,7 +204,11 @@ def default_cam_cells(config: ReferenceConfig) -> np.ndarray:
 
 POSITIVE_POINTS = 3
 POSITIVE_VISIBLE = 0.1
-MODALITY_DROPOUT = {"camera_off": 0.15, "lidar_off": 0.2}
+MODALITY_DROPOUT = {"camera_off": 0.15, "lidar_off": 0.25}
+BRIGHTNESS = (0.7, 1.3)
+"""Range of the random image gain in training (exposure and albedo variation)."""
+DEPTH_WEIGHT = 0.5
+"""Weight of the camera depth cross-entropy against the detection losses."""
 
 
 def sample_targets(data: Data, i: int, cam_on: bool, lidar_on: bool, flip: bool, config: ReferenceConfig):
@@ -230,10 +247,18 @@ def make_batch(data: Data, idx: np.ndarray, cells: np.ndarray, rng: np.random.Ge
         cam_mask[u < MODALITY_DROPOUT["camera_off"]] = 0
         lidar_mask[(u >= MODALITY_DROPOUT["camera_off"]) & (u < MODALITY_DROPOUT["camera_off"] + MODALITY_DROPOUT["lidar_off"])] = 0
         flips = rng.random(b) < 0.5
-    image = data.image[idx].copy()
+    image = data.image[idx].astype(np.float32)
     lidar = data.lidar[idx].copy()
     image[flips] = image[flips][..., ::-1]
     lidar[flips] = lidar[flips][..., ::-1]
+    if train:
+        gain = rng.uniform(*BRIGHTNESS, size=b).astype(np.float32)
+        image = np.minimum(image * gain[:, None, None, None], 255.0)
+    if data.depth is not None:
+        depth = data.depth[idx].astype(np.int64)
+        depth[flips] = depth[flips][..., ::-1]
+    else:
+        depth = np.full((b, *config.feature_shape), -1, np.int64)
     heat, ignore, reg_idx, reg_val = [], [], [], []
     for k, i in enumerate(idx):
         t, ign = sample_targets(data, int(i), bool(cam_mask[k]), bool(lidar_mask[k]), bool(flips[k]), config)
@@ -242,23 +267,25 @@ def make_batch(data: Data, idx: np.ndarray, cells: np.ndarray, rng: np.random.Ge
         reg_idx.append(np.stack([np.full(len(t.index), k), t.index], 1))
         reg_val.append(t.regression)
     inputs = (
-        torch.from_numpy(image[:, None].astype(np.float32)),
+        torch.from_numpy(np.ascontiguousarray(image[:, None])),
         torch.from_numpy(lidar.astype(np.float32)),
         torch.from_numpy(np.broadcast_to(cells, (b, len(cells))).copy()),
         torch.from_numpy(cam_mask),
         torch.from_numpy(lidar_mask),
     )
     targets = (torch.from_numpy(np.stack(heat)), torch.from_numpy(np.stack(ignore)),
-               torch.from_numpy(np.concatenate(reg_idx)), torch.from_numpy(np.concatenate(reg_val)))
+               torch.from_numpy(np.concatenate(reg_idx)), torch.from_numpy(np.concatenate(reg_val)),
+               torch.from_numpy(np.ascontiguousarray(depth)))
     return inputs, targets
 
 
-def losses(heat_logits, reg_pred, targets):
-    """CenterNet focal loss on the heatmap (ignored cells excluded) + L1 on the box regression at centres."""
+def losses(heat_logits, reg_pred, depth_logits, targets):
+    """CenterNet focal loss on the heatmap (ignored cells excluded), L1 on the box regression at centres, and
+    cross-entropy of the camera's depth distribution against the lidar depth bins (pixels without one ignored)."""
     import torch
     import torch.nn.functional as F
 
-    heat, ignore, reg_idx, reg_val = targets
+    heat, ignore, reg_idx, reg_val, depth = targets
     pos = heat >= 1.0 - 1e-6
     p = torch.sigmoid(heat_logits)
     pos_term = (F.logsigmoid(heat_logits) * (1 - p) ** 2)[pos].sum()
@@ -273,35 +300,42 @@ def losses(heat_logits, reg_pred, targets):
         reg = F.l1_loss(pred, reg_val, reduction="mean")
     else:
         reg = reg_pred.sum() * 0.0
-    return focal, reg
+    if bool((depth >= 0).any()):
+        depth_ce = F.cross_entropy(depth_logits, depth, ignore_index=-1)
+    else:
+        depth_ce = depth_logits.sum() * 0.0
+    return focal, reg, depth_ce
+
+
+def learning_rate(step: int, steps: int, peak: float, warmup: float = 0.03) -> float:
+    """Linear warm-up over the first ``warmup`` of the steps, then cosine decay to zero."""
+    frac = step / steps
+    return peak * min(1.0, frac / warmup + 0.05) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
 def train(args: argparse.Namespace, config: ReferenceConfig) -> None:
+    """``args.steps`` AdamW steps on the cached train split; a step count (not a time budget) fixes the schedule."""
     import torch
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     data = load_split("train")
+    if data.depth is None:
+        raise SystemExit(f"{CACHE / 'train'}: episodes cached without depth targets; delete them and run generate again")
     cells = default_cam_cells(config)
     rng = np.random.default_rng(args.seed)
     net = config.network()
-    if args.resume and (CACHE / "last.pt").exists():
+    if args.resume:
         net.load_state_dict(torch.load(CACHE / "last.pt", weights_only=True))
     net.train()
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    budget = args.minutes * 60.0
     t0 = time.perf_counter()
-    step, last_save = 0, t0
     log = open(CACHE / "train_log.csv", "a")
-    print(f"training on {len(data)} frames for {args.minutes} min, batch {args.batch}", flush=True)
+    print(f"training on {len(data)} frames for {args.steps} steps of batch {args.batch}", flush=True)
     order = rng.permutation(len(data))
     pos = 0
-    while True:
-        elapsed = time.perf_counter() - t0
-        if elapsed >= budget:
-            break
-        frac = elapsed / budget
-        lr = args.lr * min(1.0, frac / 0.03 + 0.05) * 0.5 * (1 + math.cos(math.pi * frac))
+    for step in range(1, args.steps + 1):
+        lr = learning_rate(step - 1, args.steps, args.lr)
         for g in opt.param_groups:
             g["lr"] = lr
         if pos + args.batch > len(order):
@@ -309,32 +343,31 @@ def train(args: argparse.Namespace, config: ReferenceConfig) -> None:
         idx = order[pos : pos + args.batch]
         pos += args.batch
         inputs, targets = make_batch(data, idx, cells, rng, config)
-        heat, reg = net(*inputs)
-        focal, l1 = losses(heat, reg, targets)
-        loss = focal + args.reg_weight * l1
+        heat, reg, depth = net.forward_with_depth(*inputs)
+        focal, l1, depth_ce = losses(heat, reg, depth, targets)
+        loss = focal + args.reg_weight * l1 + DEPTH_WEIGHT * depth_ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
         opt.step()
-        step += 1
-        log.write(f"{step},{elapsed:.1f},{lr:.6f},{focal.item():.4f},{l1.item():.4f}\n")
-        if step % 20 == 0:
+        elapsed = time.perf_counter() - t0
+        log.write(f"{step},{elapsed:.1f},{lr:.6f},{focal.item():.4f},{l1.item():.4f},{depth_ce.item():.4f}\n")
+        if step % 50 == 0:
             log.flush()
-            print(f"step {step} t={elapsed / 60:.1f} min lr={lr:.5f} focal={focal.item():.3f} l1={l1.item():.3f}", flush=True)
-        if time.perf_counter() - last_save > 300:
+            print(f"step {step}/{args.steps} t={elapsed / 60:.1f} min lr={lr:.5f} focal={focal.item():.3f} "
+                  f"l1={l1.item():.3f} depth={depth_ce.item():.3f}", flush=True)
+        if step % 1000 == 0 or step == args.steps:
             torch.save(net.state_dict(), CACHE / "last.pt")
-            last_save = time.perf_counter()
-    torch.save(net.state_dict(), CACHE / "last.pt")
-    phase = {"steps": step, "minutes": round((time.perf_counter() - t0) / 60, 1), "lr": args.lr, "resumed": bool(args.resume)}
+    phase = {"steps": args.steps, "minutes": round((time.perf_counter() - t0) / 60, 1), "lr": args.lr,
+             "resumed": bool(args.resume)}
     previous = []
     if args.resume and (CACHE / "train_meta.json").exists():
-        prev = json.loads((CACHE / "train_meta.json").read_text())
-        previous = prev.get("phases") or [{"steps": prev["steps"], "minutes": round(prev["minutes"], 1), "lr": prev["lr"],
-                                           "resumed": False}]
+        previous = json.loads((CACHE / "train_meta.json").read_text())["phases"]
     phases = previous + [phase]
     meta = {"steps": sum(p["steps"] for p in phases), "minutes": sum(p["minutes"] for p in phases), "batch": args.batch,
             "lr": args.lr, "phases": phases, "frames": len(data), "episodes": int(len(np.unique(data.episode))),
-            "seed": args.seed, "modality_dropout": MODALITY_DROPOUT, "threads": args.threads}
+            "seed": args.seed, "modality_dropout": MODALITY_DROPOUT, "brightness": list(BRIGHTNESS),
+            "depth_weight": DEPTH_WEIGHT, "threads": args.threads}
     (CACHE / "train_meta.json").write_text(json.dumps(meta, indent=1))
     print("done", meta, flush=True)
 
@@ -402,7 +435,7 @@ def evaluate(args: argparse.Namespace, config: ReferenceConfig) -> dict:
 # weights + model card
 # ---------------------------------------------------------------------------
 
-CARD_VERSION = "1.0.0"
+CARD_VERSION = "1.1.0"
 
 
 def _fmt(v: object) -> str:
@@ -435,9 +468,11 @@ def card_markdown(card: dict) -> str:
         f"randomised parameters, default rig, conditions {', '.join(tr['conditions'])} only "
         f"(dense fog, night, snow, heavy rain and every perturbation were kept out). Step {tr['dt']} s, "
         f"seed {tr['data_seed']}. Training: {tr['steps']} steps of batch {tr['batch']} "
-        f"({tr['minutes']:.0f} min wall clock on the shared 2-core CPU, {tr['threads']} threads; phases "
+        f"({tr['minutes']:.0f} min on this project's 2-core CPU, {tr['threads']} threads; phases "
         f"{[(p['steps'], p['lr']) for p in tr.get('phases', [])]} as (steps, peak lr)), AdamW with warm-up and "
-        f"cosine decay, left-right flips, modality dropout {tr['modality_dropout']}, seed {tr['seed']}.",
+        f"cosine decay, left-right flips, brightness gain {tr.get('brightness')}, modality dropout "
+        f"{tr['modality_dropout']}, camera depth supervised by the lidar (weight {tr.get('depth_weight')}), "
+        f"seed {tr['seed']}. Data generation took {tr.get('generation', 'n/a')}.",
         "",
         "## Quality bar (issue 5)",
         "",
@@ -510,7 +545,7 @@ def write_card(args: argparse.Namespace, config: ReferenceConfig) -> None:
         "sha256": digest,
         "parameters": count_parameters(net),
         "config": config.to_dict(),
-        "training": {**meta, "conditions": list(TRAIN_CONDITIONS), "dt": SPLITS["train"].dt,
+        "training": {**meta, "generation": args.generation, "conditions": list(TRAIN_CONDITIONS), "dt": SPLITS["train"].dt,
                      "data_seed": SPLITS["train"].seed},
         "metrics": ev,
         "fusion_summary": fusion_summary(ev),
@@ -529,15 +564,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="stage", required=True)
     g = sub.add_parser("generate", help="simulate and cache a split")
     g.add_argument("--split", choices=sorted(SPLITS), default="train")
-    g.add_argument("--episodes", type=int, default=160)
+    g.add_argument("--episodes", type=int, default=400, help="generate episodes [--start, --episodes)")
+    g.add_argument("--start", type=int, default=0, help="first episode index (for parallel generation of disjoint ranges)")
     t = sub.add_parser("train", help="train on the cached train split")
-    t.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget; the cosine schedule follows it")
+    t.add_argument("--steps", type=int, default=12000, help="optimiser steps; the warm-up + cosine schedule follows them")
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--reg-weight", type=float, default=1.0)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--resume", action="store_true", help="start from .cache/reference/last.pt (a second, lower-lr phase)")
+    t.add_argument("--resume", action="store_true", help="start from .cache/reference/last.pt (a further phase)")
     e = sub.add_parser("evaluate", help="simtest quality figures on every cached held-out split")
     e.add_argument("--weights", type=Path, default=None)
     e.add_argument("--threads", type=int, default=2)
@@ -545,10 +581,11 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("card", help="copy the weights into the package and write the model card")
     c.add_argument("--weights", type=Path, default=None)
     c.add_argument("--limitations", default="see the figures above")
+    c.add_argument("--generation", default="n/a", help="the measured data generation time, for the card")
     args = p.parse_args(argv)
     config = ReferenceConfig()
     if args.stage == "generate":
-        generate(SPLITS[args.split], args.episodes, config)
+        generate(SPLITS[args.split], range(args.start, args.episodes), config)
     elif args.stage == "train":
         train(args, config)
     elif args.stage == "evaluate":

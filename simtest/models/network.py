@@ -6,7 +6,10 @@ CenterPoint):
 * **Camera branch**: a small CNN over the resized image predicts, per feature
   pixel, a softmax over depth bins and a context vector; their outer product
   is splatted (summed) into the output BEV grid at cells given by
-  ``cam_index`` (see :mod:`simtest.models.lift`).
+  ``cam_index`` (see :mod:`simtest.models.lift`). In training the depth
+  distribution is supervised with the depth of the lidar points that project
+  into each feature pixel (BEVDepth-style), which is what makes the camera
+  branch place objects at the right range on its own.
 * **Lidar branch**: the uint8 raster of :func:`simtest.models.bev.lidar_raster`
   (point counts per height slice, max height, mean intensity), normalised and
   reduced by a strided convolution to the output grid.
@@ -47,11 +50,11 @@ class ImageEncoder(nn.Module):
         super().__init__()
         self.depth_bins = depth_bins
         self.s2 = conv_bn(3, 16, 2)
-        self.s4 = conv_bn(16, 32, 2)
-        self.s8 = nn.Sequential(conv_bn(32, 48, 2), conv_bn(48, 48))
-        self.s16 = nn.Sequential(conv_bn(48, 64, 2), conv_bn(64, 64))
-        self.up = up_bn(64, 48)
-        self.head = nn.Sequential(conv_bn(48, 48), nn.Conv2d(48, depth_bins + context, 1))
+        self.s4 = nn.Sequential(conv_bn(16, 32, 2), conv_bn(32, 32))
+        self.s8 = nn.Sequential(conv_bn(32, 64, 2), conv_bn(64, 64))
+        self.s16 = nn.Sequential(conv_bn(64, 96, 2), conv_bn(96, 96))
+        self.up = up_bn(96, 64)
+        self.head = nn.Sequential(conv_bn(64, 64), nn.Conv2d(64, depth_bins + context, 1))
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x8 = self.s8(self.s4(self.s2(image - 0.5)))
@@ -104,7 +107,8 @@ class FusionNet(nn.Module):
         counts = torch.log1p(lidar[:, :n]) / math.log(256.0)
         return torch.cat([counts, lidar[:, n:] / 255.0], dim=1)
 
-    def camera_bev(self, image: torch.Tensor, cam_index: torch.Tensor) -> torch.Tensor:
+    def camera_bev(self, image: torch.Tensor, cam_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Camera BEV features (B, C, H_out, W_out) and the depth logits (B * Ncam, D, H/8, W/8) they were lifted with."""
         b, ncam = image.shape[0], image.shape[1]
         depth, ctx = self.image(image.flatten(0, 1) / 255.0)
         feats = depth.softmax(dim=1).unsqueeze(1) * ctx.unsqueeze(2)  # (B*Ncam, C, D, Hf, Wf)
@@ -113,7 +117,7 @@ class FusionNet(nn.Module):
         index = cam_index.unsqueeze(1).expand(b, self.cam_channels, cam_index.shape[1])
         bev = torch.zeros(b, self.cam_channels, h * w + 1, dtype=feats.dtype, device=feats.device)
         bev = bev.scatter_add(2, index, feats)
-        return bev[:, :, : h * w].reshape(b, self.cam_channels, h, w)
+        return bev[:, :, : h * w].reshape(b, self.cam_channels, h, w), depth
 
     def forward(
         self,
@@ -123,13 +127,26 @@ class FusionNet(nn.Module):
         cam_mask: torch.Tensor,
         lidar_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        cam = self.camera_bev(image, cam_index) * cam_mask.view(-1, 1, 1, 1)
+        heat, reg, _ = self.forward_with_depth(image, lidar, cam_index, cam_mask, lidar_mask)
+        return heat, reg
+
+    def forward_with_depth(
+        self,
+        image: torch.Tensor,
+        lidar: torch.Tensor,
+        cam_index: torch.Tensor,
+        cam_mask: torch.Tensor,
+        lidar_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward` plus the camera depth logits (B * Ncam, D, H/8, W/8), for depth supervision in training."""
+        cam, depth = self.camera_bev(image, cam_index)
+        cam = cam * cam_mask.view(-1, 1, 1, 1)
         lid = self.lidar(self.normalise_lidar(lidar) * lidar_mask.view(-1, 1, 1, 1))
         x1 = self.stage1(self.fuse(torch.cat([cam, lid], dim=1)))
         x2 = self.stage2(x1)
         x2 = x2 + self.up3(self.stage3(x2))
         x = x1 + self.up2(x2)
-        return self.heatmap(x), self.regression(x)
+        return self.heatmap(x), self.regression(x), depth
 
 
 def count_parameters(module: nn.Module) -> int:
