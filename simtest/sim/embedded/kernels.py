@@ -109,6 +109,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
     per_pixel_albedo = albedo_px.shape[0] == npx
     inv_pi = 1.0 / math.pi
     glint_norm = (glint_exp + 2.0) / (2.0 * math.pi)
+    lamp_x = np.ascontiguousarray(lamps[:, 0])
     for i in nb.prange(npx):
         dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
         ti = t[i]
@@ -133,7 +134,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
                 px, py, pz = origin[0] + dx * ti, origin[1] + dy * ti, origin[2] + dz * ti
                 w = 0.0
                 # lamps are sorted by x: visit only those within lamp_radius in x
-                q = np.searchsorted(lamps[:, 0], px - lamp_radius)
+                q = np.searchsorted(lamp_x, px - lamp_radius)
                 while q < lamps.shape[0] and lamps[q, 0] <= px + lamp_radius:
                     vx, vy, vz = lamps[q, 0] - px, lamps[q, 1] - py, lamps[q, 2] - pz
                     q += 1
