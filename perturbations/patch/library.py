@@ -2,9 +2,11 @@
 
 ``perturbations/patch/library/`` holds optimised patches (``<name>.png`` +
 ``<name>.json``). A sweep's ``patch`` axis takes ``none`` (no patch),
-``random`` (the control: for every library patch - or, with an empty library,
-every default placement - a uniformly random texture of the same size and
-resolution in the same place), or a library name / path to a patch ``.json``.
+``random`` (the control: for each patched target - the first library patch by
+name of each actor or class, or, with an empty library, every default
+placement - a uniformly random texture of the same size and resolution in the
+same place), ``random_<name>`` (the control of one library patch, for a paired
+comparison with ``<name>``), or a library name / path to a patch ``.json``.
 """
 
 from __future__ import annotations
@@ -39,24 +41,25 @@ def load_named(name: str, directory: str | Path = LIBRARY_DIR) -> Patch:
     return load_patch(path)
 
 
+def _control(template: Patch, seed: int) -> Patch:
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(template.name.encode())]))
+    return random_control(template, rng, name=f"{CONTROL}_{template.name}")
+
+
 def control_patches(seed: int = 0, directory: str | Path = LIBRARY_DIR) -> tuple[Patch, ...]:
-    """The random-texture controls: one per distinct placement of the library's patches (same placement
-    and resolution as the first patch, by name, with it), or one per default placement when the library is empty. Each texture comes from a generator seeded by
-    ``(seed, crc32(name))``, so the control is the same in every cell of a sweep."""
+    """The random-texture controls: one per patched target (actor or class), shaped like the first library patch
+    of that target by name, or one per default placement when the library is empty. Each texture comes from a
+    generator seeded by ``(seed, crc32(name))``, so the control is the same in every cell of a sweep."""
     templates, seen = [], set()
-    for n in library_names(directory):  # one control per distinct placement (no two quads on one spot)
+    for n in library_names(directory):  # one control per target: two quads on one actor would overlap
         t = load_named(n, directory)
-        if t.placement not in seen:
-            seen.add(t.placement)
+        if t.placement.target not in seen:
+            seen.add(t.placement.target)
             templates.append(t)
     if not templates:
         templates = [Patch(f"default_{cls}", np.zeros((*CONTROL_RESOLUTION, 3), np.uint8), placement)
                      for cls, placement in DEFAULT_PLACEMENTS.items()]
-    out = []
-    for t in templates:
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(t.name.encode())]))
-        out.append(random_control(t, rng, name=f"{CONTROL}_{t.name}"))
-    return tuple(out)
+    return tuple(_control(t, seed) for t in templates)
 
 
 def resolve_axis_value(value: object, seed: int = 0, directory: str | Path = LIBRARY_DIR) -> tuple[Patch, ...]:
@@ -67,6 +70,8 @@ def resolve_axis_value(value: object, seed: int = 0, directory: str | Path = LIB
         return control_patches(seed, directory)
     if not isinstance(value, str):
         raise PatchError(f"sweep axis patch: expected {NO_PATCH!r}, {CONTROL!r} or a patch name, got {value!r}")
+    if value.startswith(f"{CONTROL}_") and not (Path(directory) / f"{value}.json").is_file():
+        return (_control(load_named(value[len(CONTROL) + 1:], directory), seed),)
     return (load_named(value, directory),)
 
 

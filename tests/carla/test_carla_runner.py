@@ -114,18 +114,22 @@ def test_a_cell_with_a_patch_axis_paints_the_child(no_probe):
         textures = list(registry.servers[2000].world.textures)
         control = w.run(Cell(id="r", axes={"scenario": "child_occluded", "patch": "random"}, seed=1))
         control_textures = list(registry.servers[2000].world.textures)
+        paired = w.run(Cell(id="q", axes={"scenario": "child_occluded", "patch": "random_ped_reference"}, seed=1))
+        paired_textures = list(registry.servers[2000].world.textures)
     finally:
         w.close()
-    assert out.error is None and control.error is None, (out.error, control.error)
+    assert out.error is None and control.error is None and paired.error is None, (out.error, control.error,
+                                                                                   paired.error)
     assert len(out.result.rows[out.result.rows["row_type"] == "gt"]) == 3 * 4
     (name, _, _, _, arr), = textures  # only the child (the one pedestrian) wears it
     assert name.startswith("walker.pedestrian.")
     png = cv2.imread(str(LIBRARY_DIR / "ped_reference.png"), cv2.IMREAD_COLOR)[:, :, ::-1]
     np.testing.assert_array_equal(arr[::-1, :, :3], png)
-    # the random controls (one per library placement: shirt front and tailgate) on the child and the three
-    # parked cars, in a freshly reloaded map; the child's differs from the reference texture
+    # the random controls (one per patched class: pedestrian and vehicle) on the child and the three
+    # parked cars, in a freshly reloaded map
     kinds = sorted(t[0].split(".")[0] for t in control_textures)
     assert kinds == ["vehicle"] * 3 + ["walker"] and len({t[0] for t in control_textures}) == 4
-    c_arr = next(t[4] for t in control_textures if t[0].startswith("walker.pedestrian."))
-    assert c_arr.shape == arr.shape and (c_arr != arr).any()
+    # the paired control of ped_reference: a random texture of its size on the child only
+    (p_name, _, _, _, c_arr), = paired_textures
+    assert p_name.startswith("walker.pedestrian.") and c_arr.shape == arr.shape and (c_arr != arr).any()
     assert "reload" in registry.servers[2000].worlds_loaded

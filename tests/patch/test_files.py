@@ -116,3 +116,13 @@ def test_axis_values(tmp_path):
     assert (tmp_path / "ped_v2.png").stat().st_mode & 0o777 == 0o644
     with pytest.raises(PatchError, match="not in the library"):
         resolve_axis_value("ped_v3", 0, tmp_path)
+    # a bigger patch on the same target: still one control for "random" (the first by name), while
+    # random_<name> is the paired control of one patch, its size and place
+    big = Placement(_patch().placement.target, "front", (0.4, 1.0), 0.0, 0.5)
+    save_patch(Patch("ped_v9", np.zeros((48, 48, 3), np.uint8), big), tmp_path)
+    ctrl = resolve_axis_value("random", 0, tmp_path)
+    assert len(ctrl) == 1 and ctrl[0].placement == _patch().placement
+    (paired,) = resolve_axis_value("random_ped_v9", 0, tmp_path)
+    assert paired.placement == big and paired.texture.shape == (48, 48, 3) and paired.texture.std() > 50
+    with pytest.raises(PatchError, match="not in the library"):
+        resolve_axis_value("random_ped_v3", 0, tmp_path)
