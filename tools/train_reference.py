@@ -435,7 +435,7 @@ def evaluate(args: argparse.Namespace, config: ReferenceConfig) -> dict:
 # weights + model card
 # ---------------------------------------------------------------------------
 
-CARD_VERSION = "1.1.0"
+CARD_VERSION = "1.2.0"
 
 
 def _fmt(v: object) -> str:
@@ -537,8 +537,8 @@ def write_card(args: argparse.Namespace, config: ReferenceConfig) -> None:
         "version": CARD_VERSION,
         "description": (
             "Compact camera + lidar BEV fusion detector (lift-splat camera branch with 28 depth bins, lidar BEV "
-            "raster branch, three-scale BEV CNN, CenterPoint-style heatmap and box heads), trained from scratch on "
-            "the embedded simulator by tools/train_reference.py."
+            "raster branch, three-scale BEV CNN at 1 m, CenterPoint-style heatmap and box heads on a 0.5 m output grid "
+            "(sub-pixel convolutions)), trained from scratch on the embedded simulator by tools/train_reference.py."
         ),
         "weights": dst.name,
         "weights_bytes": dst.stat().st_size,

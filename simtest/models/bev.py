@@ -2,9 +2,11 @@
 
 The ego frame is x forward, y left, z up (metres). A :class:`BevGrid` covers
 ``[x_min, x_max) x [y_min, y_max)``; raster rows run along x (row 0 at
-``x_min``) and columns along y (column 0 at ``y_min``). The lidar raster has
-``cell`` metre cells; the network's output (heatmap, box regression) has
-``cell * stride`` metre cells.
+``x_min``) and columns along y (column 0 at ``y_min``). Three resolutions:
+the lidar raster has ``cell`` metre cells; the network's BEV features (camera
+splat, fusion CNN) have ``bev_cell = cell * stride``; its output (heatmap, box
+regression) has ``out_cell = bev_cell / upsample``, fine enough that two
+pedestrians a metre apart fall into different output cells.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ MAX_Z_RANGE: tuple[float, float] = (-0.4, 4.0)
 
 @dataclass(frozen=True)
 class BevGrid:
-    """A metric BEV grid in the ego frame; ``stride`` is the output cell size in raster cells."""
+    """A metric BEV grid in the ego frame: ``stride`` raster cells per BEV feature cell, ``upsample``
+    output cells per BEV feature cell (along each axis)."""
 
     x_min: float = -40.0
     x_max: float = 56.0
@@ -32,17 +35,20 @@ class BevGrid:
     y_max: float = 40.0
     cell: float = 0.5
     stride: int = 2
+    upsample: int = 2
     z_edges: tuple[float, ...] = Z_EDGES
 
     def __post_init__(self) -> None:
         if self.cell <= 0 or self.stride < 1:
             raise ValueError(f"BevGrid: cell must be positive metres and stride >= 1, got {self.cell}, {self.stride}")
+        if isinstance(self.upsample, bool) or not isinstance(self.upsample, int) or self.upsample < 1:
+            raise ValueError(f"BevGrid.upsample: output cells per BEV cell must be an integer >= 1, got {self.upsample!r}")
         for lo, hi, axis in ((self.x_min, self.x_max, "x"), (self.y_min, self.y_max, "y")):
             n = (hi - lo) / (self.cell * self.stride)
             if hi <= lo or abs(n - round(n)) > 1e-6:
                 raise ValueError(
                     f"BevGrid.{axis}_min/{axis}_max: extent [{lo}, {hi}) must be positive and a whole number "
-                    f"of output cells ({self.cell * self.stride} m)"
+                    f"of BEV feature cells ({self.cell * self.stride} m)"
                 )
         z = np.asarray(self.z_edges)
         if len(z) < 2 or np.any(np.diff(z) <= 0):
@@ -54,13 +60,24 @@ class BevGrid:
         return round((self.x_max - self.x_min) / self.cell), round((self.y_max - self.y_min) / self.cell)
 
     @property
-    def out_cell(self) -> float:
+    def bev_cell(self) -> float:
+        """BEV feature cell (m): where the camera is splatted and the fusion CNN runs."""
         return self.cell * self.stride
 
     @property
-    def out_shape(self) -> tuple[int, int]:
+    def bev_shape(self) -> tuple[int, int]:
         h, w = self.shape
         return h // self.stride, w // self.stride
+
+    @property
+    def out_cell(self) -> float:
+        """Output cell (m) of the heatmap and the box regression."""
+        return self.bev_cell / self.upsample
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        h, w = self.bev_shape
+        return h * self.upsample, w * self.upsample
 
     @property
     def lidar_channels(self) -> int:

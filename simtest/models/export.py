@@ -18,7 +18,7 @@ def example_inputs(config: ReferenceConfig, batch: int = 1) -> tuple[Any, ...]:
 
     w, h = config.image_size
     hf, wf = config.feature_shape
-    dump = config.grid.out_shape[0] * config.grid.out_shape[1]
+    dump = config.grid.bev_shape[0] * config.grid.bev_shape[1]
     return (
         torch.zeros(batch, 1, 3, h, w),
         torch.zeros(batch, config.grid.lidar_channels, *config.grid.shape),

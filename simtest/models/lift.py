@@ -2,7 +2,7 @@
 
 The image network predicts, for every feature pixel, a distribution over
 ``depth_bins`` depths along the pixel's ray and a context vector; their outer
-product is splatted (summed) into the output BEV cell that holds each
+product is splatted (summed) into the BEV feature cell that holds each
 (pixel, depth) point. That cell index depends only on the camera's
 intrinsics and mount, so it is computed here once per rig, in NumPy, and fed
 to the network as an input (which keeps the network ONNX-exportable).
@@ -52,13 +52,14 @@ def frustum_cells(
     grid: BevGrid,
     z_range: tuple[float, float] = (-1.0, 4.0),
 ) -> np.ndarray:
-    """Flat output-grid cell of every (depth, row, column) frustum point, int64 of shape (D * Hf * Wf,).
+    """Flat BEV feature cell (``grid.bev_shape``) of every (depth, row, column) frustum point, int64 of shape
+    (D * Hf * Wf,).
 
     ``K`` are the intrinsics of the network's input image; feature pixel
     ``(i, j)`` looks along the ray through image pixel
     ``((j + 0.5) * stride, (i + 0.5) * stride)``. Points outside the grid or the
     height range ``z_range`` (ego frame, m) map to the extra "dump" cell
-    ``H_out * W_out``, which the network discards.
+    ``H_bev * W_bev``, which the network discards.
     """
     hf, wf = feature_shape
     u = (np.arange(wf) + 0.5) * feature_stride
@@ -67,9 +68,9 @@ def frustum_cells(
     rays = np.stack([uu, vv, np.ones_like(uu)], -1) @ np.linalg.inv(K).T  # camera frame, z = 1
     d = depths.centres()[:, None, None, None]
     pts = transform_points(T_ego_from_cam, (rays[None] * d).reshape(-1, 3))
-    h, w = grid.out_shape
-    r = np.floor((pts[:, 0] - grid.x_min) / grid.out_cell).astype(np.int64)
-    c = np.floor((pts[:, 1] - grid.y_min) / grid.out_cell).astype(np.int64)
+    h, w = grid.bev_shape
+    r = np.floor((pts[:, 0] - grid.x_min) / grid.bev_cell).astype(np.int64)
+    c = np.floor((pts[:, 1] - grid.y_min) / grid.bev_cell).astype(np.int64)
     ok = (r >= 0) & (r < h) & (c >= 0) & (c < w) & (pts[:, 2] >= z_range[0]) & (pts[:, 2] <= z_range[1])
     return np.where(ok, r * w + c, h * w)
 

@@ -16,6 +16,10 @@ CenterPoint):
 * **Fusion**: the two BEV maps are concatenated and run through a three-scale
   BEV CNN; a CenterPoint-style head predicts per-class centre heatmaps and,
   per cell, the centre offset, height, log size and heading (sin, cos).
+  With ``upsample = 2`` the heads are sub-pixel convolutions (each BEV cell
+  predicts its 2 x 2 output cells, rearranged by ``pixel_shuffle``), so the
+  output grid is twice as fine as the BEV features at little cost: two
+  pedestrians a metre apart peak in different output cells.
 
 Either branch can be switched off (``cam_mask`` / ``lidar_mask`` = 0 zeroes
 its BEV map); training drops modalities at random so that the model degrades
@@ -28,6 +32,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 REG_CHANNELS = 8
 """Box regression per output cell: dx, dy (cells), z (m), log l, log w, log h, sin yaw, cos yaw."""
@@ -67,9 +72,10 @@ class FusionNet(nn.Module):
 
     Inputs: ``image`` uint8-valued float (B, Ncam, 3, H, W); ``lidar`` raster
     (B, C_lidar, H_bev, W_bev) as float of the uint8 values; ``cam_index``
-    int64 (B, Ncam * D * H/8 * W/8) output cells (``H_out * W_out`` = dump);
+    int64 (B, Ncam * D * H/8 * W/8) BEV feature cells (``H_bev * W_bev`` = dump);
     ``cam_mask`` and ``lidar_mask`` (B,) in {0, 1}. Outputs: heatmap logits
-    (B, classes, H_out, W_out) and regression (B, 8, H_out, W_out).
+    (B, classes, H_out, W_out) and regression (B, 8, H_out, W_out), with
+    ``(H_out, W_out) = upsample * (H_bev, W_bev)``.
     """
 
     def __init__(
@@ -80,15 +86,19 @@ class FusionNet(nn.Module):
         depth_bins: int = 28,
         cam_channels: int = 32,
         lidar_bev_channels: int = 32,
-        out_shape: tuple[int, int] = (96, 80),
+        bev_shape: tuple[int, int] = (96, 80),
         bev_stride: int = 2,
+        upsample: int = 2,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.height_slices = height_slices
         self.depth_bins = depth_bins
         self.cam_channels = cam_channels
-        self.out_shape = tuple(out_shape)
+        self.bev_shape = tuple(bev_shape)
+        if upsample < 1:
+            raise ValueError(f"FusionNet.upsample: must be a positive integer, got {upsample}")
+        self.upsample = int(upsample)
         self.image = ImageEncoder(depth_bins, cam_channels)
         self.lidar = conv_bn(lidar_channels, lidar_bev_channels, bev_stride)
         c1, c2, c3 = 32, 64, 96
@@ -98,8 +108,9 @@ class FusionNet(nn.Module):
         self.stage3 = nn.Sequential(conv_bn(c2, c3, 2), conv_bn(c3, c3))
         self.up3 = up_bn(c3, c2)
         self.up2 = up_bn(c2, c1)
-        self.heatmap = nn.Conv2d(c1, num_classes, 3, padding=1)
-        self.regression = nn.Conv2d(c1, REG_CHANNELS, 3, padding=1)
+        sub = self.upsample**2  # output cells per BEV cell
+        self.heatmap = nn.Conv2d(c1, num_classes * sub, 3, padding=1)
+        self.regression = nn.Conv2d(c1, REG_CHANNELS * sub, 3, padding=1)
         nn.init.constant_(self.heatmap.bias, -math.log((1 - 0.01) / 0.01))  # prior 1 % (focal-loss init)
 
     def normalise_lidar(self, lidar: torch.Tensor) -> torch.Tensor:
@@ -113,7 +124,7 @@ class FusionNet(nn.Module):
         depth, ctx = self.image(image.flatten(0, 1) / 255.0)
         feats = depth.softmax(dim=1).unsqueeze(1) * ctx.unsqueeze(2)  # (B*Ncam, C, D, Hf, Wf)
         feats = feats.reshape(b, ncam, self.cam_channels, -1).transpose(1, 2).reshape(b, self.cam_channels, -1)
-        h, w = self.out_shape
+        h, w = self.bev_shape
         index = cam_index.unsqueeze(1).expand(b, self.cam_channels, cam_index.shape[1])
         bev = torch.zeros(b, self.cam_channels, h * w + 1, dtype=feats.dtype, device=feats.device)
         bev = bev.scatter_add(2, index, feats)
@@ -146,7 +157,8 @@ class FusionNet(nn.Module):
         x2 = self.stage2(x1)
         x2 = x2 + self.up3(self.stage3(x2))
         x = x1 + self.up2(x2)
-        return self.heatmap(x), self.regression(x), depth
+        u = self.upsample
+        return F.pixel_shuffle(self.heatmap(x), u), F.pixel_shuffle(self.regression(x), u), depth
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -73,8 +73,9 @@ class ReferenceConfig:
             depth_bins=self.depth.count,
             cam_channels=self.cam_channels,
             lidar_bev_channels=self.lidar_bev_channels,
-            out_shape=self.grid.out_shape,
+            bev_shape=self.grid.bev_shape,
             bev_stride=self.grid.stride,
+            upsample=self.grid.upsample,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,7 +134,7 @@ class Codec:
         w, h = cfg.image_size
         hf, wf = cfg.feature_shape
         ncam = max([1] + [len(f.cameras) for f in frames])
-        dump = cfg.grid.out_shape[0] * cfg.grid.out_shape[1]
+        dump = cfg.grid.bev_shape[0] * cfg.grid.bev_shape[1]
         images = np.zeros((len(frames), ncam, 3, h, w), np.uint8)
         cells = np.full((len(frames), ncam * cfg.depth.count * hf * wf), dump, np.int64)
         rasters = np.zeros((len(frames), cfg.grid.lidar_channels, *cfg.grid.shape), np.uint8)

@@ -7,7 +7,7 @@ as (sin, cos); a cell near two objects regresses the nearer one. Decoding
 inverts this: every cell whose sigmoid score passes the threshold proposes a
 box, and circle NMS (per-class radii) keeps the best of the proposals that
 point to the same place. Regressing from the neighbours lets two pedestrians
-in adjacent 1 m cells come out as two boxes.
+in adjacent output cells come out as two boxes.
 """
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ class Targets:
     labels: np.ndarray
 
 
-def gaussian_sigma(length: np.ndarray, width: np.ndarray, cell: float, min_sigma: float = 0.6) -> np.ndarray:
-    """Peak spread in output cells: a sixth of the smaller footprint side, at least ``min_sigma`` cells."""
-    return np.maximum(min_sigma, np.minimum(length, width) / cell / 6.0)
+MIN_SIGMA = 0.4
+"""Smallest heatmap peak spread (m): sharp enough that two pedestrians a metre apart keep two peaks."""
+
+
+def gaussian_sigma(length: np.ndarray, width: np.ndarray, cell: float, min_sigma: float = MIN_SIGMA) -> np.ndarray:
+    """Peak spread in output cells: a sixth of the smaller footprint side, at least ``min_sigma`` metres."""
+    return np.maximum(min_sigma, np.minimum(length, width) / 6.0) / cell
 
 
 def encode(boxes: np.ndarray, labels: np.ndarray, grid: BevGrid, num_classes: int) -> Targets:
@@ -92,7 +96,7 @@ def decode(
     *,
     score_threshold: float = 0.1,
     max_boxes: int = 100,
-    max_proposals: int = 400,
+    max_proposals: int = 1000,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Boxes (K x 7, ego frame), scores and labels per batch item.
 

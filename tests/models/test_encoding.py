@@ -56,12 +56,12 @@ def test_frustum_cells_follow_the_pinhole_model():
     depths = DepthBins()
     cells = frustum_cells(K, T, (24, 40), 8, depths, GRID).reshape(depths.count, 24, 40)
     f = K[0, 0]
-    h, w = GRID.out_shape
+    h, w = GRID.bev_shape
     i, j = 13, 27  # a feature pixel below the horizon, right of centre
     u, v = (j + 0.5) * 8, (i + 0.5) * 8
     for k, d in enumerate(depths.centres()):
         x, y, z = 1.5 + d, -d * (u - K[0, 2]) / f, 1.6 - d * (v - K[1, 2]) / f
-        row, col = int(np.floor((x + 40) / 1.0)), int(np.floor((y + 40) / 1.0))
+        row, col = int(np.floor((x + 40) / 1.0)), int(np.floor((y + 40) / 1.0))  # 1 m BEV feature cells
         ok = -1.0 <= z <= 4.0 and 0 <= row < h and 0 <= col < w
         assert cells[k, i, j] == (row * w + col if ok else h * w), (k, d)
     # the top image row looks up: far points are far above the 4 m ceiling and are dumped
@@ -100,30 +100,43 @@ def test_targets_round_trip_through_decoding():
                       [-15.4, 2.2, 0.9, 1.8, 0.6, 1.7, 1.2]])
     labels = np.array([0, 1, 2])
     t = encode(boxes, labels, GRID, 3)
-    h, w = GRID.out_shape
     assert t.heatmap.max() == pytest.approx(1.0)
-    heat = np.clip(t.heatmap, 1e-6, 1 - 1e-6)
-    reg = np.zeros((8, h * w), np.float32)
-    reg[:, t.index] = t.regression.T
-    out_boxes, scores, out_labels = decode(torch.from_numpy(np.log(heat / (1 - heat)))[None],
-                                           torch.from_numpy(reg.reshape(1, 8, h, w)), GRID, score_threshold=0.5)[0]
+    out_boxes, scores, out_labels = _decode_targets(t, 0.5)
     order = np.argsort(out_labels)
     np.testing.assert_allclose(out_boxes[order], boxes, atol=1e-4)
     np.testing.assert_array_equal(out_labels[order], labels)
     assert np.all(scores > 0.99)
 
 
-def test_two_pedestrians_in_adjacent_cells_decode_as_two_boxes():
-    boxes = np.array([[20.3, 1.5, 0.9, 0.6, 0.6, 1.8, 0.0], [21.3, 1.7, 0.9, 0.6, 0.6, 1.8, 0.0]])  # 1.02 m apart
-    t = encode(boxes, np.array([1, 1]), GRID, 3)
+def _decode_targets(t, threshold: float):
     h, w = GRID.out_shape
-    assert len(t.index) == 12  # 2 x 9 cells, six shared: each regresses its nearer centre
     heat = np.clip(t.heatmap, 1e-6, 1 - 1e-6)
     reg = np.zeros((8, h * w), np.float32)
     reg[:, t.index] = t.regression.T
-    out_boxes, _, out_labels = decode(torch.from_numpy(np.log(heat / (1 - heat)))[None],
-                                      torch.from_numpy(reg.reshape(1, 8, h, w)), GRID, score_threshold=0.2)[0]
+    return decode(torch.from_numpy(np.log(heat / (1 - heat)))[None], torch.from_numpy(reg.reshape(1, 8, h, w)), GRID,
+                  score_threshold=threshold)[0]
+
+
+def test_two_pedestrians_in_adjacent_cells_decode_as_two_boxes():
+    boxes = np.array([[20.3, 1.5, 0.9, 0.6, 0.6, 1.8, 0.0], [20.85, 1.6, 0.9, 0.6, 0.6, 1.8, 0.0]])  # 0.56 m apart
+    t = encode(boxes, np.array([1, 1]), GRID, 3)
+    rows = (boxes[:, 0] - GRID.x_min) // GRID.out_cell
+    assert rows[1] - rows[0] == 1  # adjacent output cells
+    assert len(t.index) == 12  # 2 x 9 cells, six shared: each regresses its nearer centre
+    out_boxes, _, out_labels = _decode_targets(t, 0.2)
     assert len(out_boxes) == 2 and set(out_labels) == {1}
+    np.testing.assert_allclose(out_boxes[np.argsort(out_boxes[:, 0])], boxes, atol=1e-4)
+
+
+def test_two_pedestrians_a_metre_apart_in_one_bev_feature_cell_keep_two_peaks():
+    """The crosswalk case that the 1 m output grid of reference 1.1.0 merged into one box."""
+    boxes = np.array([[29.0, 5.33, 0.9, 0.62, 1.08, 1.75, 1.57], [29.8, 5.98, 0.9, 0.62, 1.08, 1.75, 1.57]])
+    bev = np.floor((boxes[:, :2] - [GRID.x_min, GRID.y_min]) / GRID.bev_cell)
+    assert (bev[0] == bev[1]).all()  # one 1 m BEV feature cell
+    t = encode(boxes, np.array([1, 1]), GRID, 3)
+    peaks = np.argwhere(t.heatmap[1] >= 1.0 - 1e-6)
+    assert len(peaks) == 2
+    out_boxes, _, _ = _decode_targets(t, 0.3)
     np.testing.assert_allclose(out_boxes[np.argsort(out_boxes[:, 0])], boxes, atol=1e-4)
 
 

@@ -7,7 +7,6 @@ trained on. If the model misses the bar they fail: the bar is not negotiable her
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from simtest.metrics.geometry import bev_iou_pairs
 from simtest.models.evaluation import MAX_DISTANCE, MIN_LIDAR_POINTS, MIN_VISIBLE_FRACTION, evaluation_rows, quality
@@ -25,13 +24,6 @@ def test_the_shipped_model_meets_its_recall_bar_on_held_out_clear_noon_scenes():
     assert q.passes, f"quality bar missed: {q.shortfalls()} (recall {q.recall}, {q.fp_per_frame:.3f} FP/frame)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5 open: reference 1.1.0 merges two crosswalk pedestrians whose centres share one 1 m output cell "
-    "(29 m ahead, 1.0 m apart) into one box between them (0.61 m off) and gives the child beside an adult an "
-    "adult-sized box 0.40 m off (IoU 0.10); remove this marker when retrained weights pass (strict: an unexpected "
-    "pass fails the run)",
-)
 def test_its_boxes_lie_on_the_ground_truth_boxes_of_a_rendered_scene():
     frames = list(rendered_scene())
     checked = 0
