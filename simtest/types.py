@@ -72,12 +72,21 @@ def _check_length(owner: str, n: int, **arrays: np.ndarray) -> None:
             raise ValueError(f"{owner}.{name}: expected length {n} to match the other fields, got {a.shape[0]}")
 
 
+_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
+_LAST_ROW_TOL = 1e-8 + 1e-5 * _LAST_ROW  # np.allclose's default tolerances
+_ORTHONORMAL_TOL = 1e-5 + 1e-5 * np.eye(3)  # np.allclose(R @ R.T, I, atol=1e-5)
+
+
 def _check_transform(owner: str, name: str, T: Any) -> None:
+    # Frames carry several transforms each: the tolerances are precomputed and the determinant of
+    # the 3x3 block written out, which keeps the check at a few microseconds.
     _check_array(owner, name, T, (4, 4), "f", finite=True)
-    if not np.allclose(T[3], (0.0, 0.0, 0.0, 1.0)):
+    if (np.abs(T[3] - _LAST_ROW) > _LAST_ROW_TOL).any():
         raise ValueError(f"{owner}.{name}: last row of a rigid transform must be [0, 0, 0, 1], got {T[3].tolist()}")
     R = T[:3, :3]
-    if not np.allclose(R @ R.T, np.eye(3), atol=1e-5) or np.linalg.det(R) < 0:
+    (a, b, c), (d, e, f), (g, h, i) = R.tolist()
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    if (np.abs(R @ R.T - np.eye(3)) > _ORTHONORMAL_TOL).any() or det < 0:
         raise ValueError(f"{owner}.{name}: upper-left 3x3 block is not a proper rotation matrix")
 
 

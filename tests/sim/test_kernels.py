@@ -68,24 +68,32 @@ def test_actor_meshes_shared_across_episodes_give_the_same_frames(small_rig):
     assert episode(small_rig, "child_occluded", PRESETS["clear_noon"], 2, seed=2, sim=sim) == fresh
 
 
-def test_lit_pixels_and_shade_out_match_numpy():
+def test_sun_rays_and_shade_out_match_numpy():
     rng = np.random.default_rng(0)
-    s = rng.normal(size=1000).astype(np.float32)
-    s[::7] = -0.0  # faces edge-on to the sun: not lit
-    s[5] = np.nan
-    t = np.where(rng.random(1000) < 0.2, np.inf, rng.uniform(1, 50, 1000)).astype(np.float32)
-    ref = np.where(s > 0, s, np.float32(0.0))
-    ref[5] = np.nan
+    npx = 10_000  # several compaction chunks
+    n = rng.normal(size=(npx, 3)).astype(np.float32)
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    n[::7] = (1.0, 0.0, 0.0)  # faces edge-on to the sun: not lit
+    n[5] = np.nan
+    sun = np.array([0.0, 0.6, 0.8], np.float32)
+    t = np.where(rng.random(npx) < 0.2, np.inf, rng.uniform(1, 50, npx)).astype(np.float32)
+    dirs = rng.normal(size=(npx, 3)).astype(np.float32)
+    origin = np.array([1.0, 2.0, 1.5], np.float32)
+    dot = n[:, 0] * sun[0] + n[:, 1] * sun[1] + n[:, 2] * sun[2]
+    ref = np.maximum(dot, np.float32(0.0))  # NaN propagates, as in np.maximum
     ref_lit = np.flatnonzero((ref > 0) & np.isfinite(t))
-    got = s.copy()
-    lit = kernels.lit_pixels(got, t)
-    assert got.tobytes() == ref.tobytes()
-    assert np.array_equal(got, np.maximum(s, 0.0), equal_nan=True)  # the NumPy clamp it replaces
-    assert np.array_equal(lit, ref_lit) and lit.dtype == np.int64
+    sunlit, lit, rays = kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02))
+    assert sunlit.dtype == np.float32 and np.array_equal(sunlit, ref, equal_nan=True)
+    assert lit.dtype == np.int64 and np.array_equal(lit, ref_lit)
+    i = ref_lit
+    start = origin + dirs[i] * t[i, None] + n[i] * np.float32(0.02)
+    assert rays.shape == (len(i), 6)
+    np.testing.assert_allclose(rays[:, :3], start, rtol=1e-6, atol=1e-5)
+    assert (rays[:, 3:] == sun).all()
     occluded = rng.random(len(lit)) < 0.5
     ref[ref_lit[occluded]] = 0.0
-    kernels.shade_out(got, lit, occluded)
-    assert got.tobytes() == ref.tobytes()
+    kernels.shade_out(sunlit, lit, occluded)
+    assert sunlit.tobytes() == ref.tobytes()
 
 
 def test_composite_cover_matches_the_numpy_blend():
@@ -129,3 +137,19 @@ def test_actor_pixel_counts_match_bincount():
     actor = np.random.default_rng(3).integers(-1, 6, (20, 30)).astype(np.int32)
     ref = np.bincount(actor[actor >= 0], minlength=6)
     assert kernels.actor_pixel_counts(actor, 6).tolist() == ref.tolist()
+
+
+def test_instance_map_matches_take():
+    rng = np.random.default_rng(2)
+    actor = rng.integers(-1, 5, size=(7, 9)).astype(np.int32)
+    ids = np.array([11, 12, 13, 14, 15, 0], np.int32)  # the last entry stands for "no actor" (-1)
+    got = kernels.instance_map(actor, ids)
+    assert got.dtype == np.int32 and got.shape == actor.shape
+    assert (got == ids.take(actor)).all()
+
+
+def test_point_labels_map_actor_hits_to_object_ids_and_count_them():
+    actor = np.array([-1, 0, 2, -2, 2, 1, -1, 2], np.int32)
+    labels, counts = kernels.point_labels(actor, np.array([7, 8, 9], np.int64))
+    assert labels.dtype == np.int64 and labels.tolist() == [-1, 7, 9, -2, 9, 8, -1, 9]
+    assert counts.tolist() == [1, 1, 3]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -39,6 +39,7 @@ from simtest.scenario import Scenario, load_scenario
 from simtest.sim.base import PRESETS, Conditions, SensorRig
 from simtest.sim.embedded.actors import ActorLibrary, MeshCache
 from simtest.sim.embedded.camera import CameraRenderer
+from simtest.sim.embedded import kernels
 from simtest.sim.embedded.kernels import get_threads, set_threads, start_workers
 from simtest.sim.embedded.lidar import LidarRenderer
 from simtest.sim.embedded.lighting import HEADLIGHT_POS, Lighting, daylight
@@ -208,7 +209,7 @@ class EmbeddedSimulator:
             render = renderer.render(scene, T_world_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed,
                                      patches=patch_frame)
             cameras[name] = Camera(render.image, renderer.K, renderer.T_ego_from_cam, timestamp=t)
-            instances[name] = id_of_actor.take(render.actor)  # actor -1 -> 0
+            instances[name] = kernels.instance_map(render.actor, id_of_actor)  # actor -1 -> 0
             if n:
                 if boxes_ego_for_vis is None:
                     boxes_ego_for_vis = transform_boxes(invert_transform(T_world_from_ego), placed.boxes)
@@ -218,11 +219,9 @@ class EmbeddedSimulator:
         for li, (name, renderer) in enumerate(self.lidars.items()):
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_LIDAR, li]))
             out = renderer.render(scene, lambda tt: _ego_transform(scen, tt), t, ep.materials, ep.conditions, rng,
-                                  ep.surf.snow_cover)
-            labels = np.where(out.actor >= 0, ids[np.maximum(out.actor, 0)] if n else -1, out.actor).astype(np.int64)
-            lidars[name] = replace(out.lidar, labels=labels)
-            if n:
-                counts += np.bincount(out.actor[out.actor >= 0], minlength=n)[:n]
+                                  ids, ep.surf.snow_cover)
+            lidars[name] = out.lidar
+            counts += out.actor_points
         objects = frame_objects(scen.actors, placed.boxes, placed.velocities, T_world_from_ego, ego.speed,
                                 ego.yaw_rate, visible, counts, self.path_config)
         ep.index += 1

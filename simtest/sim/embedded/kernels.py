@@ -66,6 +66,10 @@ def get_threads() -> int:
     return int(nb.get_num_threads())
 
 
+GLINT_FLOOR = 1e-12
+"""Phong lobe values ``cos^n`` below this are dropped (a glint of < 1e-5 cd/m^2 under a 1e5 lux sun)."""
+
+
 @nb.njit(cache=True, inline="always")
 def _lookup(table: np.ndarray, x: float) -> int:
     """Index into a table sampled uniformly over x in [0, 1]."""
@@ -76,16 +80,49 @@ def _lookup(table: np.ndarray, x: float) -> int:
     return int(x * (table.shape[0] - 1) + 0.5)
 
 
+_CHUNK = 4096
+"""Pixels per chunk of the two-pass parallel compaction in :func:`sun_rays` (a fixed size, so the
+output does not depend on the thread count)."""
+
+
 @nb.njit(cache=True, parallel=True)
-def shadow_rays(dirs, t, n, lit, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - numba kernel
-    """Rays (len(lit), 6) from the hit points of pixels ``lit``, nudged ``offset`` m along the normal, to the sun."""
-    out = np.empty((lit.shape[0], 6), np.float32)
-    for j in nb.prange(lit.shape[0]):
-        i = lit[j]
-        for c in range(3):
-            out[j, c] = origin[c] + dirs[i, c] * t[i] + n[i, c] * offset
-            out[j, 3 + c] = sun_dir[c]
-    return out
+def sun_rays(dirs, t, n, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - numba kernel
+    """Sun-facing hits and their shadow rays, in one pass over the pixels.
+
+    Returns ``sunlit`` (N,) float32 = ``max(n . s, 0)`` (NaN kept, as ``np.maximum``), the indices
+    ``lit`` (int64, in order) of the pixels that hit a surface (``t`` finite) facing the sun, and
+    one shadow ray (len(lit), 6) per lit pixel: from the hit point nudged ``offset`` m along the
+    normal, towards the sun.
+    """
+    npx = t.shape[0]
+    nchunks = (npx + _CHUNK - 1) // _CHUNK
+    sunlit = np.empty(npx, np.float32)
+    counts = np.zeros(nchunks + 1, np.int64)
+    sx, sy, sz = sun_dir[0], sun_dir[1], sun_dir[2]
+    for c in nb.prange(nchunks):
+        m = 0
+        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, npx)):
+            s = n[i, 0] * sx + n[i, 1] * sy + n[i, 2] * sz
+            if s > 0.0:
+                if math.isfinite(t[i]):
+                    m += 1
+            elif s == s:  # negative or zero (NaN stays)
+                s = np.float32(0.0)
+            sunlit[i] = s
+        counts[c + 1] = m
+    start = np.cumsum(counts)
+    lit = np.empty(start[nchunks], np.int64)
+    rays = np.empty((start[nchunks], 6), np.float32)
+    for c in nb.prange(nchunks):
+        j = start[c]
+        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, npx)):
+            if sunlit[i] > 0.0 and math.isfinite(t[i]):
+                lit[j] = i
+                for k in range(3):
+                    rays[j, k] = origin[k] + dirs[i, k] * t[i] + n[i, k] * offset
+                    rays[j, 3 + k] = sun_dir[k]
+                j += 1
+    return sunlit, lit, rays
 
 
 @nb.njit(cache=True, parallel=True)
@@ -109,6 +146,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
     per_pixel_albedo = albedo_px.shape[0] == npx
     inv_pi = 1.0 / math.pi
     glint_norm = (glint_exp + 2.0) / (2.0 * math.pi)
+    glint_min = GLINT_FLOOR ** (1.0 / glint_exp)  # below this cosine the lobe is < GLINT_FLOOR: skip the pow
     lamp_x = np.ascontiguousarray(lamps[:, 0])
     for i in nb.prange(npx):
         dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
@@ -195,7 +233,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
                 b += fw * sky_tab[k, 2]
                 rx, ry = dx - 2.0 * dn * nx, dy - 2.0 * dn * ny
                 c = rx * sun_dir[0] + ry * sun_dir[1] + rz * sun_dir[2]
-                if c > 0.0 and sun_rgb[1] > 0.0:
+                if c > glint_min and sun_rgb[1] > 0.0:
                     gl = fw * c**glint_exp * glint_norm
                     r += gl * sun_rgb[0]
                     g += gl * sun_rgb[1]
@@ -335,23 +373,6 @@ def write_rays(rays, origin, dirs):  # noqa: ANN001, ANN201
                 rays[i, 3 + c] = dirs[i, c]
 
 
-@nb.njit(cache=True)
-def lit_pixels(sunlit, t):  # noqa: ANN001, ANN201
-    """Clamp ``sunlit`` (N,) = n . s at 0 in place (as ``np.maximum``) and return the indices (int64)
-    of the pixels that hit a surface (``t`` finite) facing the sun, in order."""
-    idx = np.empty(sunlit.shape[0], np.int64)
-    count = 0
-    for i in range(sunlit.shape[0]):
-        s = sunlit[i]
-        if s > 0.0:
-            if math.isfinite(t[i]):
-                idx[count] = i
-                count += 1
-        elif s == s:  # negative or zero (NaN stays, as np.maximum propagates it)
-            sunlit[i] = 0.0
-    return idx[:count]
-
-
 @nb.njit(cache=True, parallel=True)
 def shade_out(sunlit, lit, occluded):  # noqa: ANN001, ANN201
     """Zero ``sunlit`` at the pixels ``lit[j]`` whose shadow ray ``j`` is ``occluded``."""
@@ -401,6 +422,35 @@ def finish_points(points, offset, intens):  # noqa: ANN001, ANN201
         for c in range(3):
             points[i, c] += offset[c]
         points[i, 3] = intens[i]
+
+
+@nb.njit(cache=True, parallel=True)
+def instance_map(actor, id_of_actor):  # noqa: ANN001, ANN201
+    """Object id (int32, same shape as ``actor``) of each actor index; ``id_of_actor[-1]`` for index -1 (none)."""
+    flat = actor.ravel()
+    out = np.empty(flat.shape[0], np.int32)
+    last = id_of_actor.shape[0] - 1
+    for i in nb.prange(flat.shape[0]):
+        a = flat[i]
+        out[i] = id_of_actor[a if a >= 0 else last]
+    return out.reshape(actor.shape)
+
+
+@nb.njit(cache=True)
+def point_labels(actor, object_ids):  # noqa: ANN001, ANN201
+    """Lidar point labels (int64): ``object_ids[a]`` for a hit on actor ``a >= 0``, negative codes
+    (background, weather) kept; and the number of points on each actor (len(object_ids),)."""
+    n = object_ids.shape[0]
+    labels = np.empty(actor.shape[0], np.int64)
+    counts = np.zeros(n, np.int64)
+    for i in range(actor.shape[0]):
+        a = actor[i]
+        if 0 <= a < n:
+            labels[i] = object_ids[a]
+            counts[a] += 1
+        else:
+            labels[i] = a
+    return labels, counts
 
 
 @nb.njit(cache=True)

@@ -47,10 +47,11 @@ SNOW_REFLECTIVITY = 0.8
 
 @dataclass(frozen=True)
 class LidarRender:
-    """A lidar sweep and, per point, the actor index hit (-1 background, -2 weather)."""
+    """A lidar sweep whose ``labels`` are object ids (-1 background, -2 weather), and the number
+    of returns from each actor (scenario order)."""
 
     lidar: Lidar
-    actor: np.ndarray
+    actor_points: np.ndarray
 
 
 class LidarRenderer:
@@ -73,7 +74,7 @@ class LidarRenderer:
         self.column_time = -(1.0 - frac) / spec.rotation_hz
         self._dirs_key: bytes | None = None
         self._dirs_world = self.dirs_lidar
-        self._rays = np.empty((0, 6), np.float32)  # reused from frame to frame
+        self._rays = np.empty((len(self.dirs_lidar), 6), np.float32)  # reused from frame to frame
         self._R_ego_from_lidar = self.T_ego_from_lidar[:3, :3].astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
 
@@ -85,23 +86,24 @@ class LidarRenderer:
         materials: MaterialArrays,
         conditions: Conditions,
         rng: np.random.Generator,
+        object_ids: np.ndarray,
         snow_cover: float = 0.0,
     ) -> LidarRender:
-        """One sweep at frame time ``t``; ``pose_at(time)`` gives T_world_from_ego (4x4) at any time."""
+        """One sweep at frame time ``t``; ``pose_at(time)`` gives T_world_from_ego (4x4) at any time;
+        ``object_ids`` (int64) are the actors' object ids, by actor index."""
         spec = self.spec
+        rays = self._rays
         if spec.motion_distortion:
             origins, dirs = self._distorted_rays(pose_at, t)
+            write_rays(rays, origins, dirs)
         else:
             T = pose_at(t) @ self.T_ego_from_lidar
-            origins = T[:3, 3].astype(np.float32)
             R = T[:3, :3].astype(np.float32)
+            dirs = None  # same directions as last frame: only the origin moves
             if self._dirs_key != R.tobytes():  # the heading changed: rotate the beam pattern again
-                self._dirs_world = self.dirs_lidar @ R.T
+                dirs = self._dirs_world = self.dirs_lidar @ R.T
                 self._dirs_key = R.tobytes()
-            dirs = self._dirs_world
-        rays = self._rays if len(self._rays) == len(dirs) else np.empty((len(dirs), 6), np.float32)
-        self._rays = rays
-        write_rays(rays, origins, dirs)
+            write_rays(rays, T[:3, 3].astype(np.float32), dirs)
         hits = scene.cast(rays, face_rays=False)
         ranges, apparent = kernels.lidar_returns(
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),
@@ -123,10 +125,11 @@ class LidarRenderer:
                     num_beams=spec.beams)
         if conditions.road_wetness > 0:
             scan = apply_wet_ground(scan, WetGroundParams(conditions.road_wetness, draw_seed(rng)))
+        labels, counts = kernels.point_labels(scan.labels, object_ids)
         return LidarRender(
             Lidar(points=scan.points, ring=scan.ring, T_ego_from_lidar=self.T_ego_from_lidar,
-                  num_beams=spec.beams, labels=None, timestamp=t),
-            scan.labels,
+                  num_beams=spec.beams, labels=labels, timestamp=t),
+            counts,
         )
 
     def _distorted_rays(self, pose_at: Callable[[float], np.ndarray], t: float) -> tuple[np.ndarray, np.ndarray]:

@@ -122,13 +122,12 @@ def shade(
     n = hits.normal
     mat = hits.material  # -1 on a miss: the last table row, never read for a miss
     horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
-    sunlit = np.zeros(len(dirs), np.float32)
     if light.sun_up:
-        np.matmul(n, light.sun_dir, out=sunlit)
-        lit = kernels.lit_pixels(sunlit, hits.t)  # also clamps sunlit at 0
+        sunlit, lit, rays = kernels.sun_rays(dirs, hits.t, n, origin, light.sun_dir, np.float32(SURFACE_OFFSET))
         if surf.shadows:
-            rays = kernels.shadow_rays(dirs, hits.t, n, lit, origin, light.sun_dir, np.float32(SURFACE_OFFSET))
             kernels.shade_out(sunlit, lit, scene.occluded(rays))
+    else:
+        sunlit = np.zeros(len(dirs), np.float32)
     albedo_px = np.zeros((0, 3), np.float32)
     if patches is not None:
         albedo_px = surf.albedo.take(mat, axis=0)
