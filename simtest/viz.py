@@ -87,14 +87,15 @@ def bev_image(
         if name not in frame.lidars:
             raise ValueError(f"bev_image: frame has no lidar {name!r}; it has {sorted(frame.lidars)}")
         scan = frame.lidars[name]
-        pts = scan.points
-        uv = to_px(pts[:, :2]).astype(np.int32)
-        ok = (uv[:, 0] >= 0) & (uv[:, 0] < size) & (uv[:, 1] >= 0) & (uv[:, 1] < size)
-        level = (80 + 175 * np.clip(pts[:, 3], 0, 1)).astype(np.uint8)
-        colour = np.stack([level, level, level], -1)
+        pts = scan.points  # per point, in float32 (a thumbnail is drawn for every episode of a sweep)
+        u = ((y_range[1] - pts[:, 1]) * sy).astype(np.int32)
+        v = ((x_range[1] - pts[:, 0]) * sx).astype(np.int32)
+        ok = (u >= 0) & (u < size) & (v >= 0) & (v < size)
+        level = (80 + 175 * np.clip(pts[ok, 3], 0, 1)).astype(np.uint8)
+        colour = np.repeat(level[:, None], 3, axis=1)
         if scan.labels is not None:
-            colour[np.asarray(scan.labels) == -2] = (0, 200, 200)
-        img[uv[ok, 1], uv[ok, 0]] = colour[ok]
+            colour[np.asarray(scan.labels)[ok] == -2] = (0, 200, 200)
+        img[v[ok], u[ok]] = colour
     obj = frame.objects
     labels = obj.class_of()
     for i, corners in enumerate(bev_corners(obj.boxes)):

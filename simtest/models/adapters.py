@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from simtest.models.base import import_object, load_state_dict, pick_device, read_verified, sha256_file, sha256_text
+from simtest.models.batches import BatchRunner
 from simtest.types import Detections, Frame
 
 REFERENCE_PRE = "simtest.models.reference.reference_preprocess"
@@ -82,7 +83,10 @@ class TorchDetector:
     ``torch.load(weights_only=True)`` (checked against ``sha256`` if given);
     ``preprocess`` / ``postprocess``: hooks (defaults: the module gets
     ``frames=...`` and returns one ``{boxes, scores, labels}`` per frame);
-    ``device``: ``auto`` (CUDA when present) | ``cpu`` | ``cuda[:N]``.
+    ``device``: ``auto`` (CUDA when present) | ``cpu`` | ``cuda[:N]``;
+    ``batch_size``: frames per forward pass (batches run single-threaded, several
+    at once, so detections do not depend on the thread count: see
+    :mod:`simtest.models.batches`).
     """
 
     def __init__(
@@ -96,9 +100,11 @@ class TorchDetector:
         name: str | None = None,
         version: str = "",
         device: str = "auto",
+        batch_size: int = 4,
     ) -> None:
         import torch
 
+        self._batches = BatchRunner(batch_size)
         cls = import_object(module, key="model.module")
         try:
             net = cls(**dict(kwargs or {}))
@@ -132,6 +138,9 @@ class TorchDetector:
         return x
 
     def predict(self, frames: Sequence[Frame]) -> list[Detections]:
+        return self._batches.map(self._predict_batch, frames, concurrent=self.device.type == "cpu")
+
+    def _predict_batch(self, frames: Sequence[Frame]) -> list[Detections]:
         inputs = {k: self._to_device(v) for k, v in self.preprocess(frames).items()}
         with self._torch.inference_mode():
             outputs = self.net(**inputs)
@@ -139,7 +148,9 @@ class TorchDetector:
 
 
 class TorchScriptDetector:
-    """A TorchScript file (``torch.jit.save``) as a Detector; inputs are passed positionally in hook order."""
+    """A TorchScript file (``torch.jit.save``) as a Detector; inputs are passed positionally in hook order.
+
+    ``batch_size``: frames per forward pass, run as in :class:`TorchDetector`."""
 
     def __init__(
         self,
@@ -150,11 +161,13 @@ class TorchScriptDetector:
         name: str | None = None,
         version: str = "",
         device: str = "auto",
+        batch_size: int = 4,
     ) -> None:
         import io
 
         import torch
 
+        self._batches = BatchRunner(batch_size)
         data = read_verified(path, sha256, what="TorchScript")
         self.device = pick_device(device)
         try:
@@ -169,6 +182,9 @@ class TorchScriptDetector:
         self._torch = torch
 
     def predict(self, frames: Sequence[Frame]) -> list[Detections]:
+        return self._batches.map(self._predict_batch, frames, concurrent=self.device.type == "cpu")
+
+    def _predict_batch(self, frames: Sequence[Frame]) -> list[Detections]:
         torch = self._torch
         inputs = [torch.as_tensor(np.ascontiguousarray(v)).to(self.device) for v in self.preprocess(frames).values()]
         with torch.inference_mode():

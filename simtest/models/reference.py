@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from simtest.models.base import load_state_dict, pick_device, sha256_text
+from simtest.models.batches import BatchRunner
 from simtest.models.bev import BevGrid, lidar_raster
 from simtest.models.lift import DepthBins, frustum_cells, scale_intrinsics
 from simtest.types import CLASSES, Detections, Frame
@@ -213,7 +214,9 @@ class ReferenceDetector:
     ``fusion`` | ``camera`` | ``lidar``; ``score_threshold``: lowest score
     reported (the operating point is set in matching); ``device``: ``auto``
     (CUDA when present) | ``cpu`` | ``cuda[:N]``; ``batch_size``: frames per
-    forward pass.
+    forward pass. Batches run single-threaded, several at once
+    (:class:`~simtest.models.batches.BatchRunner`), so detections do not depend
+    on the thread count.
     """
 
     def __init__(
@@ -222,7 +225,7 @@ class ReferenceDetector:
         modalities: str = "fusion",
         score_threshold: float = 0.1,
         device: str = "auto",
-        batch_size: int = 8,
+        batch_size: int = 4,
     ) -> None:
         import torch
 
@@ -230,14 +233,13 @@ class ReferenceDetector:
             raise ValueError(f"model.modalities: expected one of {list(MODALITIES)}, got {modalities!r}")
         if not 0.0 <= score_threshold < 1.0:
             raise ValueError(f"model.score_threshold: must lie in [0, 1), got {score_threshold}")
-        if batch_size < 1:
-            raise ValueError(f"model.batch_size: must be >= 1, got {batch_size}")
         self.card = ModelCard.load(card if card is not None else DEFAULT_CARD)
         self.config = self.card.config
         self.codec = Codec(self.config)
         self.modalities = modalities
         self.score_threshold = float(score_threshold)
-        self.batch_size = int(batch_size)
+        self._batches = BatchRunner(batch_size)
+        self.batch_size = batch_size
         self.device = pick_device(device)
         net = self.config.network()
         state = load_state_dict(self.card.weights_path, str(self.card.data["sha256"]))
@@ -255,16 +257,16 @@ class ReferenceDetector:
         self._torch = torch
 
     def predict(self, frames: Sequence[Frame]) -> list[Detections]:
+        return self._batches.map(self._predict_batch, frames, concurrent=self.device.type == "cpu")
+
+    def _predict_batch(self, frames: Sequence[Frame]) -> list[Detections]:
         torch = self._torch
-        out: list[Detections] = []
-        for start in range(0, len(frames), self.batch_size):
-            inputs = self.codec.encode(frames[start : start + self.batch_size], self.modalities)
-            tensors = [torch.from_numpy(inputs[k]).to(self.device) for k in INPUT_NAMES]
-            tensors[0], tensors[1] = tensors[0].float(), tensors[1].float()
-            with torch.inference_mode():
-                heat, reg = self.net(*tensors)
-            out.extend(self.codec.decode(heat, reg, score_threshold=self.score_threshold))
-        return out
+        inputs = self.codec.encode(frames, self.modalities)
+        tensors = [torch.from_numpy(inputs[k]).to(self.device) for k in INPUT_NAMES]
+        tensors[0], tensors[1] = tensors[0].float(), tensors[1].float()
+        with torch.inference_mode():
+            heat, reg = self.net(*tensors)
+        return self.codec.decode(heat, reg, score_threshold=self.score_threshold)
 
 
 @functools.lru_cache(maxsize=4)
