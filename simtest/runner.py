@@ -463,11 +463,12 @@ def episode_rows(
 
 def keyframe_index(rows: pd.DataFrame, frames: Sequence[Frame]) -> int:
     """The frame of an episode most worth a thumbnail: most critical misses, then most misses, then latest."""
-    gt = rows[rows["row_type"] == "gt"]
-    missed = ~gt["detected"].astype(bool)
-    per_frame = pd.DataFrame({"frame": gt["frame"], "crit": missed & gt["critical"], "miss": missed})
-    counts = per_frame.groupby("frame")[["crit", "miss"]].sum()
-    key = [(int(counts["crit"].get(f.index, 0)), int(counts["miss"].get(f.index, 0)), i) for i, f in enumerate(frames)]
+    gt = rows["row_type"].to_numpy() == "gt"  # NumPy, not a groupby: this runs for every episode of a sweep
+    frame = rows["frame"].to_numpy()[gt]
+    missed = ~rows["detected"].to_numpy()[gt].astype(bool)
+    crit = missed & rows["critical"].to_numpy()[gt].astype(bool)
+    key = [(int(np.count_nonzero(crit[frame == f.index])), int(np.count_nonzero(missed[frame == f.index])), i)
+           for i, f in enumerate(frames)]
     return max(key)[2]
 
 
