@@ -61,7 +61,7 @@ def _optimize(a: argparse.Namespace) -> int:
         objective = SuppressionObjective(det, a.cls)
         before = mean_score(objective, views, init)
         res = optimise_texture(objective, views, init, rng, steps=a.steps, batch=a.batch, lr=a.lr, tv_weight=a.tv,
-                               log=lambda r: print(json.dumps(r), file=log, flush=True))
+                               margin=a.margin, log=lambda r: print(json.dumps(r), file=log, flush=True))
         after = mean_score(objective, views, res.patch)
     finally:
         if log is not sys.stdout:
@@ -69,10 +69,10 @@ def _optimize(a: argparse.Namespace) -> int:
     meta = {
         "target_model": det.name, "target_model_version": det.version, "target_model_sha256": str(det.card.data["sha256"]),
         "target_model_hash": det.content_hash, "modalities": a.modalities,
-        "objective": f"minimise the sigmoid heatmap peak of class {a.cls} within {objective.radius} m of the actor "
-                     f"+ {a.tv} x total variation",
+        "objective": f"minimise the sigmoid heatmap peak of class {a.cls} within {objective.radius} m of the actor"
+                     + (f" above a margin of {a.margin}" if a.margin else "") + f" + {a.tv} x total variation",
         "eot": ranges.to_dict(), "eot_samples": len(samples), "views": len(views), "seed": a.seed,
-        "steps": a.steps, "batch": a.batch, "lr": a.lr, "tv_weight": a.tv,
+        "steps": a.steps, "batch": a.batch, "lr": a.lr, "tv_weight": a.tv, "margin": a.margin,
         "train_score_before": before, "train_score_after": after,
         "init": "random texture" if a.init is None else {"patch": a.init, "meta": dict(load_named(a.init).meta)},
     }
@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--batch", type=int, default=4)
     o.add_argument("--lr", type=float, default=0.05)
     o.add_argument("--tv", type=float, default=0.05, help="total-variation weight (printability)")
+    o.add_argument("--margin", type=float, default=0.0,
+                   help="hinge: views scoring below this stop pulling the texture (e.g. 0.2 under the 0.3 operating point)")
     o.add_argument("--size", type=int, default=32, help="texture resolution (pixels per side)")
     o.add_argument("--distance", type=float, nargs=2, default=(6.0, 25.0), metavar=("NEAR", "FAR"))
     o.add_argument("--seed", type=int, default=0)

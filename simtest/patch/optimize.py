@@ -52,14 +52,20 @@ def optimise_texture(
     batch: int = 4,
     lr: float = 0.1,
     tv_weight: float = 0.05,
+    margin: float = 0.0,
     log: Callable[[dict[str, float]], None] | None = None,
 ) -> OptimiseResult:
-    """Minimise the mean target score over mini-batches of ``views`` (drawn from ``rng``) starting from ``init``."""
+    """Minimise the mean target score over mini-batches of ``views`` (drawn from ``rng``) starting from ``init``.
+
+    With ``margin`` > 0 the loss is the mean of ``max(score - margin, 0)``: a view whose score is
+    already below the margin (set under the detector's operating point) stops pulling the texture,
+    so the optimisation spends itself on the views the detector still detects, which is what the
+    miss rate counts."""
     if not views:
         raise PatchError("optimise_texture: no views with the patch in sight; widen the EOT ranges or move the patch")
-    if steps < 1 or batch < 1 or not (math.isfinite(lr) and lr > 0) or tv_weight < 0:
-        raise PatchError(f"optimise_texture: need steps >= 1, batch >= 1, lr > 0, tv_weight >= 0; got "
-                         f"{steps}, {batch}, {lr}, {tv_weight}")
+    if steps < 1 or batch < 1 or not (math.isfinite(lr) and lr > 0) or tv_weight < 0 or not 0.0 <= margin < 1.0:
+        raise PatchError(f"optimise_texture: need steps >= 1, batch >= 1, lr > 0, tv_weight >= 0, 0 <= margin < 1; "
+                         f"got {steps}, {batch}, {lr}, {tv_weight}, {margin}")
     encoded = [objective.encode(v) for v in views]
     t0 = texture_tensor(init).clamp(1e-3, 1 - 1e-3)
     logits = torch.log(t0 / (1 - t0)).requires_grad_(True)
@@ -72,7 +78,7 @@ def optimise_texture(
         images = [views[i].render([tex]) for i in pick]
         scores = objective.scores([encoded[i] for i in pick], images)
         tv = total_variation(tex)
-        loss = scores.mean() + tv_weight * tv
+        loss = (scores - margin).clamp(min=0.0).mean() + tv_weight * tv
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -88,3 +88,9 @@ def test_gradients_reach_the_texture_through_the_detector(monkeypatch, card):
     res = optimise_texture(obj, views, patch, np.random.default_rng(1), steps=2, batch=2, lr=0.05)
     assert res.patch.texture.shape == patch.texture.shape and res.patch.placement == patch.placement
     assert len(res.history) == 2 and all(math.isfinite(h["score"]) for h in res.history)
+    # a hinge above every view's score leaves nothing to suppress: the texture does not move
+    idle = optimise_texture(obj, views, patch, np.random.default_rng(1), steps=2, batch=2, lr=0.05, tv_weight=0.0,
+                            margin=0.999)
+    assert np.array_equal(idle.patch.texture, patch.texture)
+    with pytest.raises(ValueError, match="margin"):
+        optimise_texture(obj, views, patch, np.random.default_rng(1), steps=1, margin=1.0)
