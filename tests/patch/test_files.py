@@ -126,3 +126,17 @@ def test_axis_values(tmp_path):
     assert paired.placement == big and paired.texture.shape == (48, 48, 3) and paired.texture.std() > 50
     with pytest.raises(PatchError, match="not in the library"):
         resolve_axis_value("random_ped_v3", 0, tmp_path)
+
+
+def test_shipped_patches_were_optimised_against_the_shipped_weights():
+    """A retrained reference model makes the library stale: its patches must be optimised again."""
+    from perturbations.patch import library_names, load_named
+    from simtest.models.reference import DEFAULT_CARD, ModelCard
+
+    card = ModelCard.load(DEFAULT_CARD)
+    names = library_names()
+    assert names, "the patch library is empty"
+    for name in names:
+        meta = load_named(name).meta
+        assert meta["target_model_sha256"] == card.data["sha256"], (name, meta["target_model_version"])
+        assert meta["target_model_version"] == card.data["version"], name
