@@ -239,7 +239,6 @@ class ReferenceDetector:
         self.modalities = modalities
         self.score_threshold = float(score_threshold)
         self._batches = BatchRunner(batch_size)
-        self.batch_size = batch_size
         self.device = pick_device(device)
         net = self.config.network()
         state = load_state_dict(self.card.weights_path, str(self.card.data["sha256"]))
