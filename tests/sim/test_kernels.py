@@ -82,7 +82,9 @@ def test_sun_rays_and_shade_out_match_numpy():
     dot = n[:, 0] * sun[0] + n[:, 1] * sun[1] + n[:, 2] * sun[2]
     ref = np.maximum(dot, np.float32(0.0))  # NaN propagates, as in np.maximum
     ref_lit = np.flatnonzero((ref > 0) & np.isfinite(t))
-    sunlit, lit, rays = kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02))
+    _, lit_only, no_rays = kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), False)
+    assert np.array_equal(lit_only, ref_lit) and no_rays.shape == (0, 6)
+    sunlit, lit, rays = kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), True)
     assert sunlit.dtype == np.float32 and np.array_equal(sunlit, ref, equal_nan=True)
     assert lit.dtype == np.int64 and np.array_equal(lit, ref_lit)
     i = ref_lit

@@ -86,13 +86,13 @@ output does not depend on the thread count)."""
 
 
 @nb.njit(cache=True, parallel=True)
-def sun_rays(dirs, t, n, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - numba kernel
+def sun_rays(dirs, t, n, origin, sun_dir, offset, shadows):  # noqa: ANN001, ANN201 - numba kernel
     """Sun-facing hits and their shadow rays, in one pass over the pixels.
 
     Returns ``sunlit`` (N,) float32 = ``max(n . s, 0)`` (NaN kept, as ``np.maximum``), the indices
     ``lit`` (int64, in order) of the pixels that hit a surface (``t`` finite) facing the sun, and
     one shadow ray (len(lit), 6) per lit pixel: from the hit point nudged ``offset`` m along the
-    normal, towards the sun.
+    normal, towards the sun (none, shape (0, 6), unless ``shadows``).
     """
     npx = t.shape[0]
     nchunks = (npx + _CHUNK - 1) // _CHUNK
@@ -112,15 +112,16 @@ def sun_rays(dirs, t, n, origin, sun_dir, offset):  # noqa: ANN001, ANN201 - num
         counts[c + 1] = m
     start = np.cumsum(counts)
     lit = np.empty(start[nchunks], np.int64)
-    rays = np.empty((start[nchunks], 6), np.float32)
+    rays = np.empty((start[nchunks] if shadows else 0, 6), np.float32)
     for c in nb.prange(nchunks):
         j = start[c]
         for i in range(c * _CHUNK, min((c + 1) * _CHUNK, npx)):
             if sunlit[i] > 0.0 and math.isfinite(t[i]):
                 lit[j] = i
-                for k in range(3):
-                    rays[j, k] = origin[k] + dirs[i, k] * t[i] + n[i, k] * offset
-                    rays[j, 3 + k] = sun_dir[k]
+                if shadows:
+                    for k in range(3):
+                        rays[j, k] = origin[k] + dirs[i, k] * t[i] + n[i, k] * offset
+                        rays[j, 3 + k] = sun_dir[k]
                 j += 1
     return sunlit, lit, rays
 

@@ -123,7 +123,8 @@ def shade(
     mat = hits.material  # -1 on a miss: the last table row, never read for a miss
     horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
     if light.sun_up:
-        sunlit, lit, rays = kernels.sun_rays(dirs, hits.t, n, origin, light.sun_dir, np.float32(SURFACE_OFFSET))
+        sunlit, lit, rays = kernels.sun_rays(dirs, hits.t, n, origin, light.sun_dir, np.float32(SURFACE_OFFSET),
+                                             surf.shadows)
         if surf.shadows:
             kernels.shade_out(sunlit, lit, scene.occluded(rays))
     else:
