@@ -56,7 +56,9 @@ def test_ray_refuses_more_workers_than_the_cluster_can_hold(local_ray):
 
 def test_ray_actors_limit_their_threads_and_the_pool_records_where_time_went(tmp_path, local_ray):
     plan = helpers.small_sweep(scenarios=("approach", "crossing"))
-    ex = RayExecutor(helpers.spec(plan), ExecutorConfig(kind="ray", workers=2, threads=1))
+    # simulating a group (2 episodes x 4 steps x 30 ms) costs far more than the rest of a cell, so splitting a
+    # 2-cell group never pays whatever the machine's load (CellQueue steals when left > 2 S / c)
+    ex = RayExecutor(helpers.spec(plan, slow_step=0.03), ExecutorConfig(kind="ray", workers=2, threads=1))
     env = ray.get([a.__ray_call__.remote(lambda self: {k: os.environ.get(k) for k in ACTOR_THREAD_ENV}) for a in ex.actors])
     assert env == [dict.fromkeys(ACTOR_THREAD_ENV, "1")] * 2  # set before the actor imported numba or torch
     startup = ex.wait_ready(plan.cells[0])
