@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simtest.sim.base import PRESETS
-from simtest.sim.embedded import EmbeddedSimulator, get_threads, kernels, set_threads
+from simtest.sim.embedded import EmbeddedSimulator, get_threads, kernels, set_threads, shading_kernels
 
 
 def frame_bytes(frame) -> list[bytes]:  # noqa: ANN001
@@ -82,9 +82,9 @@ def test_sun_rays_and_shade_out_match_numpy():
     dot = n[:, 0] * sun[0] + n[:, 1] * sun[1] + n[:, 2] * sun[2]
     ref = np.maximum(dot, np.float32(0.0))  # NaN propagates, as in np.maximum
     ref_lit = np.flatnonzero((ref > 0) & np.isfinite(t))
-    _, lit_only, no_rays = kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), False)
+    _, lit_only, no_rays = shading_kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), False)
     assert np.array_equal(lit_only, ref_lit) and no_rays.shape == (0, 6)
-    sunlit, lit, rays = kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), True)
+    sunlit, lit, rays = shading_kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), True)
     assert sunlit.dtype == np.float32 and np.array_equal(sunlit, ref, equal_nan=True)
     assert lit.dtype == np.int64 and np.array_equal(lit, ref_lit)
     i = ref_lit
@@ -94,7 +94,7 @@ def test_sun_rays_and_shade_out_match_numpy():
     assert (rays[:, 3:] == sun).all()
     occluded = rng.random(len(lit)) < 0.5
     ref[ref_lit[occluded]] = 0.0
-    kernels.shade_out(sunlit, lit, occluded)
+    shading_kernels.shade_out(sunlit, lit, occluded)
     assert sunlit.tobytes() == ref.tobytes()
 
 

@@ -7,7 +7,7 @@ contrast of a black target against the fog is then ``T``, 5 % at the
 meteorological optical range. ``alpha`` adds fog, rain and snow; rain and snow
 extinction come from their drop-size distributions (geometric optics), the same
 functions the lidar weather uses. The mix itself runs per pixel in
-:func:`.kernels.shade_pixels`.
+:func:`.shading_kernels.shade_pixels`.
 
 *Falling particles*: drops (Marshall–Palmer) or flakes (Gunn–Marshall) in the
 near part of the view frustum are drawn from a Poisson process with the

@@ -1,10 +1,10 @@
-"""Compiled per-pixel and per-ray kernels of the camera, the lidar and the ground truth (numba).
+"""Compiled per-pixel and per-ray kernels of the camera, the lidar and the ground truth (numba),
+and the thread count of every simulator kernel (the shading pass is in :mod:`.shading_kernels`).
 
-The shading model is the one documented in :mod:`.shading`; these kernels only
-fuse its per-pixel arithmetic into one pass so that shading costs less than
-casting the rays. Curves shared with other modules (sky dome, Fresnel
-reflectance, sRGB) come in as lookup tables built by those modules, so each
-formula lives in one place.
+Each kernel fuses the arithmetic of a NumPy formulation into one pass (the
+tests check they give the same bytes); curves shared with other modules (sRGB)
+come in as lookup tables built by those modules, so each formula lives in one
+place.
 
 The per-pixel and per-ray loops are ``prange`` loops whose iterations are
 independent (each writes only its own outputs, no reductions), so every result
@@ -64,196 +64,6 @@ def get_threads() -> int:
     """The kernels' current thread count (see :func:`set_threads`)."""
     start_workers()
     return int(nb.get_num_threads())
-
-
-GLINT_FLOOR = 1e-12
-"""Phong lobe values ``cos^n`` below this are dropped (a glint of < 1e-5 cd/m^2 under a 1e5 lux sun)."""
-
-
-@nb.njit(cache=True, inline="always")
-def _lookup(table: np.ndarray, x: float) -> int:
-    """Index into a table sampled uniformly over x in [0, 1]."""
-    if x < 0.0:
-        x = 0.0
-    elif x > 1.0:
-        x = 1.0
-    return int(x * (table.shape[0] - 1) + 0.5)
-
-
-_CHUNK = 4096
-"""Pixels per chunk of the two-pass parallel compaction in :func:`sun_rays` (a fixed size, so the
-output does not depend on the thread count)."""
-
-
-@nb.njit(cache=True, parallel=True)
-def sun_rays(dirs, t, n, origin, sun_dir, offset, shadows):  # noqa: ANN001, ANN201 - numba kernel
-    """Sun-facing hits and their shadow rays, in one pass over the pixels.
-
-    Returns ``sunlit`` (N,) float32 = ``max(n . s, 0)`` (NaN kept, as ``np.maximum``), the indices
-    ``lit`` (int64, in order) of the pixels that hit a surface (``t`` finite) facing the sun, and
-    one shadow ray (len(lit), 6) per lit pixel: from the hit point nudged ``offset`` m along the
-    normal, towards the sun (none, shape (0, 6), unless ``shadows``).
-    """
-    npx = t.shape[0]
-    nchunks = (npx + _CHUNK - 1) // _CHUNK
-    sunlit = np.empty(npx, np.float32)
-    counts = np.zeros(nchunks + 1, np.int64)
-    sx, sy, sz = sun_dir[0], sun_dir[1], sun_dir[2]
-    for c in nb.prange(nchunks):
-        m = 0
-        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, npx)):
-            s = n[i, 0] * sx + n[i, 1] * sy + n[i, 2] * sz
-            if s > 0.0:
-                if math.isfinite(t[i]):
-                    m += 1
-            elif s == s:  # negative or zero (NaN stays)
-                s = np.float32(0.0)
-            sunlit[i] = s
-        counts[c + 1] = m
-    start = np.cumsum(counts)
-    lit = np.empty(start[nchunks], np.int64)
-    rays = np.empty((start[nchunks] if shadows else 0, 6), np.float32)
-    for c in nb.prange(nchunks):
-        j = start[c]
-        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, npx)):
-            if sunlit[i] > 0.0 and math.isfinite(t[i]):
-                lit[j] = i
-                if shadows:
-                    for k in range(3):
-                        rays[j, k] = origin[k] + dirs[i, k] * t[i] + n[i, k] * offset
-                        rays[j, 3 + k] = sun_dir[k]
-                j += 1
-    return sunlit, lit, rays
-
-
-@nb.njit(cache=True, parallel=True)
-def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
-    dirs, t, n, mat, sunlit, albedo_px, albedo_tab, emissive, wettable, snow_ok,
-    sky_tab, sky_rgb, bounce, sun_rgb, sun_dir, sun_disc_cos, sun_disc,
-    lamps, lamp_cd, lamp_rgb, lamp_radius,
-    heads, head_frame, head_cd, head_rgb, head_shape,
-    origin, wetness, snow_cover, snow_albedo, fresnel_tab, glint_exp,
-    veil_e, veil_tint, alpha, airlight, out,
-):  # noqa: ANN001, ANN201
-    """Radiance of every pixel into ``out`` (N, 3) (see :func:`.shading.shade` for the model).
-
-    ``sunlit`` is ``max(n . s, 0)`` times the shadow-ray visibility; ``lamps`` (K, 3) are sorted by x; ``albedo_px``
-    (N, 3) overrides the material albedo when it has N rows (textured patches);
-    ``head_shape`` = (sine of the peak elevation, horizontal spread as a tangent,
-    vertical spread, cut-off and cut-off softness as sines of the elevation); ``veil_e`` > 0 adds veiling glare; ``alpha`` is the
-    extinction coefficient (1/m) and ``airlight`` the fog radiance.
-    """
-    npx = dirs.shape[0]
-    per_pixel_albedo = albedo_px.shape[0] == npx
-    inv_pi = 1.0 / math.pi
-    glint_norm = (glint_exp + 2.0) / (2.0 * math.pi)
-    glint_min = GLINT_FLOOR ** (1.0 / glint_exp)  # below this cosine the lobe is < GLINT_FLOOR: skip the pow
-    lamp_x = np.ascontiguousarray(lamps[:, 0])
-    for i in nb.prange(npx):
-        dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
-        ti = t[i]
-        r = g = b = 0.0
-        if not math.isfinite(ti):
-            k = _lookup(sky_tab, dz)
-            r, g, b = sky_tab[k, 0], sky_tab[k, 1], sky_tab[k, 2]
-            if dx * sun_dir[0] + dy * sun_dir[1] + dz * sun_dir[2] > sun_disc_cos:
-                r += sun_disc[0]
-                g += sun_disc[1]
-                b += sun_disc[2]
-        else:
-            m = mat[i]
-            nx, ny, nz = n[i, 0], n[i, 1], n[i, 2]
-            up = 0.5 + 0.5 * nz
-            down = 0.5 - 0.5 * nz
-            s = sunlit[i]
-            er = sky_rgb[0] * up + bounce * down + sun_rgb[0] * s
-            eg = sky_rgb[1] * up + bounce * down + sun_rgb[1] * s
-            eb = sky_rgb[2] * up + bounce * down + sun_rgb[2] * s
-            if lamps.shape[0] or heads.shape[0]:
-                px, py, pz = origin[0] + dx * ti, origin[1] + dy * ti, origin[2] + dz * ti
-                w = 0.0
-                # lamps are sorted by x: visit only those within lamp_radius in x
-                q = np.searchsorted(lamp_x, px - lamp_radius)
-                while q < lamps.shape[0] and lamps[q, 0] <= px + lamp_radius:
-                    vx, vy, vz = lamps[q, 0] - px, lamps[q, 1] - py, lamps[q, 2] - pz
-                    q += 1
-                    if abs(vy) > lamp_radius or vz <= 0.0:
-                        continue
-                    dot = nx * vx + ny * vy + nz * vz
-                    if dot <= 0.0:
-                        continue
-                    d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
-                    w += vz * dot / (d2 * d2)
-                er += lamp_cd * w * lamp_rgb[0]
-                eg += lamp_cd * w * lamp_rgb[1]
-                eb += lamp_cd * w * lamp_rgb[2]
-                h = 0.0
-                for q in range(heads.shape[0]):
-                    vx, vy, vz = px - heads[q, 0], py - heads[q, 1], pz - heads[q, 2]
-                    ex = head_frame[0, 0] * vx + head_frame[0, 1] * vy + head_frame[0, 2] * vz
-                    if ex <= 0.0:
-                        continue
-                    ey = head_frame[1, 0] * vx + head_frame[1, 1] * vy + head_frame[1, 2] * vz
-                    # beam coordinates: tangent of the azimuth, sine of the elevation
-                    across = (ey / ex) / head_shape[1]
-                    if abs(across) > 6.5:  # exp(-21): outside the beam
-                        continue
-                    ez = head_frame[2, 0] * vx + head_frame[2, 1] * vy + head_frame[2, 2] * vz
-                    d2 = max(vx * vx + vy * vy + vz * vz, 0.25)
-                    inv = 1.0 / math.sqrt(d2)
-                    sin_el = ez * inv
-                    below = min(sin_el - head_shape[0], 0.0) / head_shape[2]
-                    q2 = below * below + across * across
-                    cos_in = -(nx * vx + ny * vy + nz * vz) * inv
-                    if q2 > 42.0 or cos_in <= 0.0 or sin_el >= head_shape[3]:
-                        continue
-                    cut = min((head_shape[3] - sin_el) / head_shape[4], 1.0)
-                    h += head_cd * math.exp(-0.5 * q2) * cut * cos_in / d2
-                er += h * head_rgb[0]
-                eg += h * head_rgb[1]
-                eb += h * head_rgb[2]
-            if per_pixel_albedo:
-                ar, ag, ab = albedo_px[i, 0], albedo_px[i, 1], albedo_px[i, 2]
-            else:
-                ar, ag, ab = albedo_tab[m, 0], albedo_tab[m, 1], albedo_tab[m, 2]
-            if snow_cover > 0.0 and snow_ok[m] and nz > 0.6:
-                ar = ar * (1.0 - snow_cover) + snow_albedo * snow_cover
-                ag = ag * (1.0 - snow_cover) + snow_albedo * snow_cover
-                ab = ab * (1.0 - snow_cover) + snow_albedo * snow_cover
-            em = emissive[m]
-            r = ar * er * inv_pi + em * lamp_rgb[0]
-            g = ag * eg * inv_pi + em * lamp_rgb[1]
-            b = ab * eb * inv_pi + em * lamp_rgb[2]
-            if wetness > 0.0 and wettable[m]:
-                dn = dx * nx + dy * ny + dz * nz
-                rz = dz - 2.0 * dn * nz
-                fw = wetness * fresnel_tab[_lookup(fresnel_tab, -dn)]
-                k = _lookup(sky_tab, rz)
-                r += fw * sky_tab[k, 0]
-                g += fw * sky_tab[k, 1]
-                b += fw * sky_tab[k, 2]
-                rx, ry = dx - 2.0 * dn * nx, dy - 2.0 * dn * ny
-                c = rx * sun_dir[0] + ry * sun_dir[1] + rz * sun_dir[2]
-                if c > glint_min and sun_rgb[1] > 0.0:
-                    gl = fw * c**glint_exp * glint_norm
-                    r += gl * sun_rgb[0]
-                    g += gl * sun_rgb[1]
-                    b += gl * sun_rgb[2]
-        if veil_e > 0.0:
-            c = min(max(dx * sun_dir[0] + dy * sun_dir[1] + dz * sun_dir[2], -1.0), 1.0)
-            theta = max(math.degrees(math.acos(c)), 0.5)
-            veil = 10.0 * veil_e / (theta * theta)
-            r += veil * veil_tint[0]
-            g += veil * veil_tint[1]
-            b += veil * veil_tint[2]
-        if alpha > 0.0:
-            tr = math.exp(-alpha * ti) if math.isfinite(ti) else 0.0
-            r = r * tr + airlight[0] * (1.0 - tr)
-            g = g * tr + airlight[1] * (1.0 - tr)
-            b = b * tr + airlight[2] * (1.0 - tr)
-        out[i, 0] = r
-        out[i, 1] = g
-        out[i, 2] = b
 
 
 @nb.njit(cache=True, parallel=True)
@@ -372,14 +182,6 @@ def write_rays(rays, origin, dirs):  # noqa: ANN001, ANN201
             rays[i, c] = origin[c]
             if with_dirs:
                 rays[i, 3 + c] = dirs[i, c]
-
-
-@nb.njit(cache=True, parallel=True)
-def shade_out(sunlit, lit, occluded):  # noqa: ANN001, ANN201
-    """Zero ``sunlit`` at the pixels ``lit[j]`` whose shadow ray ``j`` is ``occluded``."""
-    for j in nb.prange(lit.shape[0]):
-        if occluded[j]:
-            sunlit[lit[j]] = 0.0
 
 
 @nb.njit(cache=True, parallel=True)

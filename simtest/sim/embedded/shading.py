@@ -13,7 +13,7 @@ sky dome and the sun's disc; a sun in view adds veiling glare after
 Stiles–Holladay ``L_veil = 10 E_glare / theta^2`` (theta in degrees). Finally the
 atmosphere's extinction mixes in the airlight (Koschmieder, see
 :mod:`.camera_weather`). The per-pixel arithmetic runs in one compiled pass
-(:mod:`.kernels`).
+(:mod:`.shading_kernels`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from perturbations.lidar.weather import WET_DARKENING, fresnel_reflectance
-from simtest.sim.embedded import kernels
+from simtest.sim.embedded import shading_kernels
 from simtest.sim.embedded.lighting import (
     HEADLIGHT_CD,
     HEADLIGHT_CUTOFF,
@@ -123,10 +123,10 @@ def shade(
     mat = hits.material  # -1 on a miss: the last table row, never read for a miss
     horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
     if light.sun_up:
-        sunlit, lit, rays = kernels.sun_rays(dirs, hits.t, n, origin, light.sun_dir, np.float32(SURFACE_OFFSET),
-                                             surf.shadows)
+        sunlit, lit, rays = shading_kernels.sun_rays(dirs, hits.t, n, origin, light.sun_dir,
+                                                     np.float32(SURFACE_OFFSET), surf.shadows)
         if surf.shadows:
-            kernels.shade_out(sunlit, lit, scene.occluded(rays))
+            shading_kernels.shade_out(sunlit, lit, scene.occluded(rays))
     else:
         sunlit = np.zeros(len(dirs), np.float32)
     albedo_px = np.zeros((0, 3), np.float32)
@@ -134,16 +134,15 @@ def shade(
         albedo_px = surf.albedo.take(mat, axis=0)
         patches.apply_albedo(albedo_px, mat, origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None])
     lamps = rig.lamps[np.linalg.norm(rig.lamps - origin, axis=1) < LAMP_REACH] if len(rig.lamps) else rig.lamps
-    lamps = lamps[np.argsort(lamps[:, 0], kind="stable")]
     veil_e, veil_tint = glare if glare is not None else (0.0, np.zeros(3, np.float32))
     m = surf.materials
     out = np.empty((len(dirs), 3), np.float32)
-    kernels.shade_pixels(
+    shading_kernels.shade_pixels(
         dirs, hits.t, n, mat, sunlit, albedo_px, surf.albedo, m.emissive, m.wettable, m.snow,
         light.sky_table, light.sky_rgb, np.float32(GROUND_BOUNCE * horizontal), light.sun_rgb, light.sun_dir,
         math.cos(SUN_ANGULAR_RADIUS), (light.sun_rgb / (math.pi * SUN_ANGULAR_RADIUS**2)).astype(np.float32),
         np.ascontiguousarray(lamps, np.float32), float(rig.lamp_cd), LAMP_RGB, LAMP_RADIUS,
-        np.ascontiguousarray(rig.headlights, np.float32), np.ascontiguousarray(rig.headlight_frame, np.float64),
+        shading_kernels.beam_constants(rig.headlights, rig.headlight_frame, HEADLIGHT_SHAPE),
         float(rig.headlight_cd), HEADLIGHT_RGB, HEADLIGHT_SHAPE,
         origin, float(surf.wetness), float(surf.snow_cover), SNOW_ALBEDO, FRESNEL_TABLE, GLINT_EXPONENT,
         float(veil_e), np.asarray(veil_tint, np.float32), float(extinction), light.airlight, out,
