@@ -341,6 +341,8 @@ def ray_weather(
         return RayWeather(ranges, xp.where(hit, intensities, xp.zeros_like(intensities)), kind)
     n_fields = 1 + 2 * ((fog_alpha > 0) + len(species))
     u = noise(ranges, draw_seed(rng), (n_fields, n), "uniform")
+    if xp is np and ranges.dtype == intensities.dtype == np.float32:
+        return _ray_weather_compiled(ranges, intensities, u, fog_alpha, alpha, species, max_range, optics)
 
     step = optics.grid_step
     n_grid = int(math.ceil(max_range / step)) + 1
@@ -381,6 +383,33 @@ def ray_weather(
         best_i = xp.where(better, xp.minimum(i_e, xp.asarray(1.0, dtype=dtype)), best_i)
         best_k = xp.where(better, xp.asarray(kind_value, dtype=xp.int8), best_k)
     return RayWeather(best_r, best_i, best_k)
+
+
+def _ray_weather_compiled(
+    ranges: np.ndarray, intensities: np.ndarray, u: np.ndarray, fog_alpha: float, alpha: float,
+    species: list[tuple[tuple[float, float], float]], max_range: float, optics: LidarOptics,
+) -> RayWeather:
+    """The generic path below, fused per echo type for NumPy float32 (weather_compiled.py)."""
+    from perturbations.lidar import weather_compiled as kc
+
+    n = ranges.shape[0]
+    f32 = np.float32
+    step, inv_step, far = f32(optics.grid_step), f32(1.0 / optics.grid_step), f32(max_range)
+    n_grid = int(math.ceil(max_range / optics.grid_step)) + 1
+    last = optics.return_mode == "last"
+    best = (np.empty(n, f32), np.empty(n, f32), np.empty(n, f32), np.empty(n, np.int8))
+    none = np.ones(2, f32)  # no fog: tables the kernel does not read
+    fog = _fog_tables(fog_alpha, alpha, max_range, optics) if fog_alpha > 0 else (none, 0, none, none)
+    peak_upto, first, cum, inverse = fog
+    kc.hard_and_fog(ranges, intensities, u, f32(-2.0 * alpha), step, inv_step, far, n_grid, last, fog_alpha > 0,
+                    peak_upto, first, cum, inverse, f32(cum[-1]), f32(optics.min_reflectivity), *best)
+    row = 3 if fog_alpha > 0 else 1
+    for (n0, lam), refl in species:
+        counts, inv_counts, d_min, width, gain = _particle_tables(n0, lam, refl, alpha, max_range, optics)
+        kc.particle_echo(ranges, u, row, step, inv_step, far, n_grid, last, counts, inv_counts, d_min, width, gain,
+                         f32(counts[-1]), f32(lam), *best)
+        row += 2
+    return RayWeather(best[1], best[2], best[3])
 
 
 def _fog_echo(

@@ -33,6 +33,10 @@ LIDAR = sorted(n for n, p in REGISTRY.items() if p.kind == "lidar")
 EXPECTED_HOST_FALLBACK = {"pixelate", "jpeg_compression"}
 # Kernels whose NumPy path takes an OpenCV arithmetic shortcut that rounds its own way: <= 1 DN apart.
 NUMPY_SHORTCUTS = {"frost": "cv2.addWeighted blends in OpenCV's fixed point"}
+# Lidar kernels whose NumPy float32 path is compiled (perturbations/lidar/weather_compiled.py): the same
+# arithmetic, but libm's exp/log may differ from NumPy's in the last ulp, which the inverse-CDF lookups
+# of echo ranges can amplify to ~1e-5.
+COMPILED_ON_NUMPY = {"lidar_fog", "lidar_rain", "lidar_snow"}
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +76,11 @@ def test_lidar_kernel_on_strict_arrays_gives_the_numpy_points(name):
     want, applied = perturb_recorded(scan, name, 3.5, np.random.default_rng(4))
     got = replay(strict, applied)
     assert isinstance(got.points, StrictArray), f"{name} returned {type(got.points).__name__} points"
-    np.testing.assert_array_equal(np.from_dlpack(got.points), want.points, err_msg=name)
+    if name in COMPILED_ON_NUMPY:
+        assert tuple(got.points.shape) == want.points.shape, name  # the same returns kept, lost and moved
+        np.testing.assert_allclose(np.from_dlpack(got.points), want.points, rtol=1e-4, atol=1e-6, err_msg=name)
+    else:
+        np.testing.assert_array_equal(np.from_dlpack(got.points), want.points, err_msg=name)
 
 
 def test_the_guard_catches_a_numpy_call():

@@ -161,18 +161,27 @@ def test_registered_weather_on_scan(scan):
     assert (fog.labels == -2).sum() > 1000
 
 
-def test_same_rng_same_bytes_and_array_api_module():
+@pytest.mark.parametrize("mode", ["strongest", "last"])
+@pytest.mark.parametrize("kw", [dict(fog_alpha=0.02, rain_rate=5.0, snowfall_rate=1.0), dict(fog_alpha=0.06),
+                                dict(rain_rate=25.0), dict(snowfall_rate=2.0)])
+def test_same_rng_same_bytes_and_the_compiled_path_matches_the_generic_one(kw, mode):
+    # NumPy float32 input runs the compiled kernels (weather_compiled.py); an Array-API array runs the
+    # generic operations: same noise, same tables, same float32 arithmetic up to libm's last ulp
     xps = pytest.importorskip("array_api_strict")
-    ranges = np.concatenate([np.linspace(1, 110, 5000), np.full(1000, np.inf)]).astype(np.float32)
-    rho = np.full(ranges.shape, 0.3, np.float32)
-    kw = dict(fog_alpha=0.02, rain_rate=5.0, snowfall_rate=1.0)
-    a = ray_weather(ranges, rho, rng=np.random.default_rng(9), **kw)
-    b = ray_weather(ranges, rho, rng=np.random.default_rng(9), **kw)
+    rng = np.random.default_rng(0)
+    ranges = np.concatenate([np.linspace(1, 110, 20_000), np.full(4000, np.inf)]).astype(np.float32)
+    rho = rng.uniform(0.02, 0.9, ranges.shape).astype(np.float32)
+    optics = LidarOptics(return_mode=mode)
+    a = ray_weather(ranges, rho, rng=np.random.default_rng(9), optics=optics, **kw)
+    b = ray_weather(ranges, rho, rng=np.random.default_rng(9), optics=optics, **kw)
     for x, y in zip(a, b):
         assert x.tobytes() == y.tobytes()
-    s = ray_weather(xps.asarray(ranges), xps.asarray(rho), rng=np.random.default_rng(9), **kw)
-    np.testing.assert_array_equal(np.asarray(s.kind), a.kind)
-    np.testing.assert_allclose(np.asarray(s.ranges), a.ranges, rtol=1e-6)
+    s = ray_weather(xps.asarray(ranges), xps.asarray(rho), rng=np.random.default_rng(9), optics=optics, **kw)
+    same = np.asarray(s.kind) == a.kind
+    assert same.mean() > 1 - 1e-3  # a kind flips only where a draw ties a threshold to the last ulp
+    assert {int(k) for k in np.unique(a.kind)} >= {HARD, NO_RETURN}
+    np.testing.assert_allclose(np.asarray(s.ranges)[same], a.ranges[same], rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(s.intensities)[same], a.intensities[same], rtol=1e-4, atol=1e-7)
 
 
 def test_bad_input_is_a_clear_error():

@@ -1,0 +1,102 @@
+"""The per-ray arithmetic of :func:`perturbations.lidar.weather.ray_weather` compiled for NumPy float32.
+
+:func:`~perturbations.lidar.weather.ray_weather` states the model once, in
+array-module-generic operations (NumPy, CuPy, any Array-API module); on the host
+each of its ~50 whole-array operations is a pass over every ray, and NumPy's
+``where``/``take`` run at 2-5 ns per element here. These kernels fuse the same
+operations, in the same float32 arithmetic and with the same noise fields and
+tables, into one parallel pass per echo type (5-10x faster). Results equal the
+generic path's up to the last ulp of ``exp``/``log`` (the tests compare both).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from perturbations.lidar.weather import FOG, HARD, NO_RETURN, PARTICLE
+
+_F = np.float32
+_PI = np.float32(math.pi)
+
+
+@nb.njit(cache=True, inline="always")
+def _reach_idx(r, max_range, inv_step, n_grid):  # noqa: ANN001, ANN201
+    """Grid cell of the search limit: the target's range, or ``max_range`` for sky rays."""
+    reach = min(r, max_range)
+    return min(np.int64(reach * inv_step), n_grid - 1), reach
+
+
+@nb.njit(cache=True, inline="always")
+def _lookup(table, q):  # noqa: ANN001, ANN201
+    """Linear interpolation in a table sampled evenly over q in [0, 1] (weather._lookup)."""
+    size = table.shape[0]
+    t = min(max(q, _F(0.0)), _F(1.0)) * _F(size - 1)
+    j = min(max(np.int64(math.floor(t)), 0), size - 2)
+    lo = table[j]
+    return lo + (t - _F(j)) * (table[j + 1] - lo)
+
+
+@nb.njit(cache=True, inline="always")
+def _keep_better(i, ok, r, e, kind, last_mode, best_s, best_r, best_i, best_k):  # noqa: ANN001, ANN201
+    """Report echo (r, e) of ``kind`` on ray i if detected and stronger (or farther, "last" mode)."""
+    score = r if last_mode else e / (_PI * r * r)
+    if ok and score > best_s[i]:
+        best_s[i] = score
+        best_r[i] = r
+        best_i[i] = min(e, _F(1.0))
+        best_k[i] = kind
+
+
+@nb.njit(cache=True, parallel=True)
+def hard_and_fog(ranges, intensities, u, neg2alpha, step, inv_step, max_range, n_grid, last_mode,  # noqa: ANN001, ANN201, PLR0913
+                 fog, peak_upto, first, cum, inverse, c_end, min_refl, best_s, best_r, best_i, best_k):
+    """Hard targets (row 0 of ``u``) and, with ``fog``, the fog echo (rows 1-2) of every ray, into
+    the ``best_*`` arrays (score, range, intensity, kind). Scalars are float32 (``step``, its
+    reciprocal, ``max_range``, ``-2 alpha``, ``c_end``); tables as in weather._fog_tables."""
+    n_cum = cum.shape[0]
+    for i in nb.prange(ranges.shape[0]):
+        r0 = ranges[i]
+        t2 = math.exp(neg2alpha * r0)
+        hard_int = intensities[i] * t2
+        if u[0, i] < t2:
+            r_safe = max(r0, step)
+            best_s[i] = np.inf if last_mode else hard_int / (_PI * r_safe * r_safe)
+            best_r[i] = r0
+            best_i[i] = hard_int
+            best_k[i] = HARD
+        else:
+            best_s[i] = _F(0.0)
+            best_r[i] = np.inf
+            best_i[i] = _F(0.0)
+            best_k[i] = NO_RETURN
+        if fog:
+            k, reach = _reach_idx(r0, max_range, inv_step, n_grid)
+            total = cum[min(max(k - first + 1, 0), n_cum - 1)]
+            r = _lookup(inverse, u[1, i] * (total / c_end))
+            r = min(max(r, step), reach)
+            speckle = -math.log(_F(1.0) - u[2, i])
+            e = _PI * r * r * peak_upto[k] * speckle
+            _keep_better(i, total > 0 and e >= min_refl, r, e, FOG, last_mode, best_s, best_r, best_i, best_k)
+
+
+@nb.njit(cache=True, parallel=True)
+def particle_echo(ranges, u, row, step, inv_step, max_range, n_grid, last_mode, counts, inverse, d_min,  # noqa: ANN001, ANN201, PLR0913
+                  width, gain, c_end, lam, best_s, best_r, best_i, best_k):
+    """The first detectable rain drop or snowflake of every ray (rows ``row``, ``row + 1`` of ``u``),
+    kept in ``best_*`` when stronger. Tables as in weather._particle_tables."""
+    n_tab = counts.shape[0]
+    for i in nb.prange(ranges.shape[0]):
+        k, _ = _reach_idx(ranges[i], max_range, inv_step, n_grid)
+        total = counts[min(max(k, 0), n_tab - 1)]
+        m = -math.log(_F(1.0) - u[row, i])  # first arrival of the Poisson process
+        if not m < total:
+            continue
+        r = _lookup(inverse, m / c_end)
+        j = min(max(np.int64(r / step + _F(0.5)), 0), n_tab - 1)
+        diameter = d_min[j] - math.log(_F(1.0) - u[row + 1, i]) / lam  # exponential tail above D_min
+        ratio = diameter / width[j]
+        e = gain[j] * min(ratio * ratio, _F(1.0))
+        _keep_better(i, e > 0, r, e, PARTICLE, last_mode, best_s, best_r, best_i, best_k)
