@@ -118,11 +118,13 @@ def test_lidar_points_gathers_detected_returns_in_ray_order():
     kind = rng.integers(0, 4, n).astype(np.int8)  # 0..3: no return, hard, fog, particle below
     actor = rng.integers(-1, 5, n).astype(np.int32)
     dirs = rng.normal(size=(n, 3)).astype(np.float32)
+    origin = np.array([1.5, -0.2, 1.8], np.float32)
     ring = rng.integers(0, 64, n).astype(np.int32)
-    scaled, i_out, r_out, labels = kernels.lidar_points(ranges, intens, kind, actor, dirs, ring, 1, 2, 3, -2, -1)
+    points, r_out, labels = kernels.lidar_points(ranges, intens, kind, actor, dirs, origin, ring, 1, 2, 3, -2, -1)
     keep = np.flatnonzero(np.isfinite(ranges))
-    assert scaled.tobytes() == (dirs[keep] * ranges[keep][:, None]).tobytes()
-    assert np.array_equal(i_out, intens[keep]) and np.array_equal(r_out, ring[keep])
+    assert points.dtype == np.float32 and points.shape == (len(keep), 4)
+    assert points[:, :3].tobytes() == (origin + dirs[keep] * ranges[keep][:, None]).tobytes()
+    assert np.array_equal(points[:, 3], intens[keep]) and np.array_equal(r_out, ring[keep])
     expected = np.select([kind[keep] == 1, (kind[keep] == 2) | (kind[keep] == 3)], [actor[keep], -2], -1)
     assert np.array_equal(labels, expected) and labels.dtype == np.int32
 
@@ -155,3 +157,14 @@ def test_point_labels_map_actor_hits_to_object_ids_and_count_them():
     labels, counts = kernels.point_labels(actor, np.array([7, 8, 9], np.int64))
     assert labels.dtype == np.int64 and labels.tolist() == [-1, 7, 9, -2, 9, 8, -1, 9]
     assert counts.tolist() == [1, 1, 3]
+
+
+def test_mean_log_luminance_matches_numpy():
+    rng = np.random.default_rng(5)
+    image = rng.lognormal(2.0, 2.0, size=(37, 50, 3)).astype(np.float32)
+    image[3, 4] = 0.0  # clamped to the floor
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    for stride in (1, 4):
+        lum = image[::stride, ::stride].reshape(-1, 3).astype(np.float64) @ luma.astype(np.float64)
+        want = np.log(np.maximum(lum, 1e-4)).mean()
+        assert kernels.mean_log_luminance(image, stride, luma, np.float32(1e-4)) == pytest.approx(want, rel=1e-6)

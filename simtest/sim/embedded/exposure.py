@@ -9,6 +9,8 @@ curve, then the sRGB transfer function encodes 8 bits.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simtest.sim.embedded import kernels
@@ -31,10 +33,8 @@ SRGB_LUT = _srgb_lut()
 
 
 def metered_key(radiance: np.ndarray, stride: int = 4) -> float:
-    """Log-average luminance (cd/m^2) over a subsampled grid of the (H, W, 3) image."""
-    sub = radiance[::stride, ::stride].reshape(-1, 3)
-    lum = sub @ LUMA
-    return float(np.exp(np.mean(np.log(np.maximum(lum, 1e-4)))))
+    """Log-average luminance (cd/m^2) over a subsampled grid of the (H, W, 3) float32 image."""
+    return math.exp(kernels.mean_log_luminance(radiance, stride, LUMA, np.float32(1e-4)))
 
 
 def exposure_gain(key: float) -> float:

@@ -67,6 +67,27 @@ def get_threads() -> int:
 
 
 @nb.njit(cache=True, parallel=True)
+def mean_log_luminance(image, stride, luma, floor):  # noqa: ANN001, ANN201
+    """Mean over the pixels ``(stride * i, stride * j)`` of ``image`` (H, W, 3) of ``log(max(L, floor))``,
+    ``L = luma . rgb``: each row of the grid summed in parallel (float64), then the rows in order."""
+    h, w = image.shape[0], image.shape[1]
+    rows, cols = (h + stride - 1) // stride, (w + stride - 1) // stride
+    part = np.empty(rows)
+    for r in nb.prange(rows):
+        acc = 0.0
+        y = r * stride
+        for c in range(cols):
+            x = c * stride
+            lum = luma[0] * image[y, x, 0] + luma[1] * image[y, x, 1] + luma[2] * image[y, x, 2]
+            acc += math.log(max(lum, floor))
+        part[r] = acc
+    total = 0.0
+    for r in range(rows):
+        total += part[r]
+    return total / (rows * cols)
+
+
+@nb.njit(cache=True, parallel=True)
 def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
     """uint8 ``out`` (N, 3) from ``radiance`` (N, 3): gain, extended Reinhard, sRGB table."""
     top = lut.shape[0] - 1
@@ -185,11 +206,12 @@ def write_rays(rays, origin, dirs):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True, parallel=True)
-def lidar_points(ranges, intensities, kind, hit_actor, dirs, ring, hard, fog, particle, weather, background):  # noqa: ANN001, ANN201, PLR0913
-    """Gather the detected returns (finite ``ranges``) of a sweep, in ray order: directions scaled
-    by range (M, 3) float32 (to be rotated into the ego frame), intensities (M,), rings (M,) and
-    labels (M,) int32: the hit actor for a hard target (``kind == hard``), ``weather`` for a fog
-    or particle echo, ``background`` otherwise."""
+def lidar_points(ranges, intensities, kind, hit_actor, dirs, origin, ring, hard, fog, particle, weather, background):  # noqa: ANN001, ANN201, PLR0913
+    """Gather the detected returns (finite ``ranges``) of a sweep, in ray order: points (M, 4)
+    float32 ``origin + dirs * range`` and intensity (``dirs`` (N, 3) the rays' unit directions and
+    ``origin`` (3,) the sensor, in the frame the points are wanted in), rings (M,) and labels (M,)
+    int32: the hit actor for a hard target (``kind == hard``), ``weather`` for a fog or particle
+    echo, ``background`` otherwise."""
     n = ranges.shape[0]
     keep = np.empty(n, np.int64)
     m = 0
@@ -197,16 +219,15 @@ def lidar_points(ranges, intensities, kind, hit_actor, dirs, ring, hard, fog, pa
         if math.isfinite(ranges[i]):
             keep[m] = i
             m += 1
-    scaled = np.empty((m, 3), np.float32)
-    intens = np.empty(m, np.float32)
+    points = np.empty((m, 4), np.float32)
     rings = np.empty(m, ring.dtype)
     labels = np.empty(m, np.int32)
     for j in nb.prange(m):
         i = keep[j]
         r = ranges[i]
         for c in range(3):
-            scaled[j, c] = dirs[i, c] * r
-        intens[j] = intensities[i]
+            points[j, c] = origin[c] + dirs[i, c] * r
+        points[j, 3] = intensities[i]
         rings[j] = ring[i]
         k = kind[i]
         if k == hard:
@@ -215,16 +236,7 @@ def lidar_points(ranges, intensities, kind, hit_actor, dirs, ring, hard, fog, pa
             labels[j] = weather
         else:
             labels[j] = background
-    return scaled, intens, rings, labels
-
-
-@nb.njit(cache=True, parallel=True)
-def finish_points(points, offset, intens):  # noqa: ANN001, ANN201
-    """``points[:, :3] += offset`` (3,) and ``points[:, 3] = intens`` in place (float32)."""
-    for i in nb.prange(points.shape[0]):
-        for c in range(3):
-            points[i, c] += offset[c]
-        points[i, 3] = intens[i]
+    return points, rings, labels
 
 
 @nb.njit(cache=True, parallel=True)

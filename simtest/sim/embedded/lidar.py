@@ -75,7 +75,7 @@ class LidarRenderer:
         self._dirs_key: bytes | None = None
         self._dirs_world = self.dirs_lidar
         self._rays = np.empty((len(self.dirs_lidar), 6), np.float32)  # reused from frame to frame
-        self._R_ego_from_lidar = self.T_ego_from_lidar[:3, :3].astype(np.float32)
+        self._dirs_ego = (self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)).astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
 
     def render(
@@ -114,13 +114,10 @@ class LidarRenderer:
             fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
             snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
         )
-        scaled, intensities, ring, actor = kernels.lidar_points(
-            weather.ranges, weather.intensities, weather.kind, hits.actor, self.dirs_lidar, self.ring,
-            HARD, FOG, PARTICLE, WEATHER, BACKGROUND,
+        points, ring, actor = kernels.lidar_points(
+            weather.ranges, weather.intensities, weather.kind, hits.actor, self._dirs_ego, self._t_ego_from_lidar,
+            self.ring, HARD, FOG, PARTICLE, WEATHER, BACKGROUND,
         )
-        points = np.empty((len(scaled), 4), np.float32)
-        np.matmul(scaled, self._R_ego_from_lidar.T, out=points[:, :3])
-        kernels.finish_points(points, self._t_ego_from_lidar, intensities)
         scan = Scan(points, ring, labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
                     num_beams=spec.beams)
         if conditions.road_wetness > 0:
