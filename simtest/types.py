@@ -120,8 +120,9 @@ def _check_labels(owner: str, labels: np.ndarray, class_names: tuple[str, ...]) 
 def rotation_z(yaw: float | np.ndarray) -> np.ndarray:
     """Rotation matrix (or stack of them) about +z by ``yaw`` radians (counter-clockwise)."""
     c, s = np.cos(yaw), np.sin(yaw)
-    z, o = np.zeros_like(c), np.ones_like(c)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+    R = np.zeros(np.shape(c) + (3, 3))
+    R[..., 0, 0], R[..., 0, 1], R[..., 1, 0], R[..., 1, 1], R[..., 2, 2] = c, -s, s, c, 1.0
+    return R
 
 
 def rotation_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
@@ -178,13 +179,18 @@ def box_corners(boxes: np.ndarray) -> np.ndarray:
     in the same order: front-left, rear-left, rear-right, front-right.
     """
     boxes = np.asarray(boxes, dtype=np.float64)
-    l, w, h = boxes[:, 3:4], boxes[:, 4:5], boxes[:, 5:6]
-    sx = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * 0.5
-    sy = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * 0.5
-    sz = np.array([-1, -1, -1, -1, 1, 1, 1, 1]) * 0.5
-    local = np.stack([l * sx, w * sy, h * sz], axis=-1)  # (N, 8, 3)
-    R = rotation_z(boxes[:, 6])  # (N, 3, 3)
-    return np.einsum("nij,nkj->nki", R, local) + boxes[:, None, :3]
+    dx, dy = boxes[:, 3:4] * _CORNER_X, boxes[:, 4:5] * _CORNER_Y  # (N, 8) offsets in the box frame
+    c, s = np.cos(boxes[:, 6:7]), np.sin(boxes[:, 6:7])
+    out = np.empty((len(boxes), 8, 3))
+    out[..., 0] = boxes[:, 0:1] + (c * dx - s * dy)
+    out[..., 1] = boxes[:, 1:2] + (s * dx + c * dy)
+    out[..., 2] = boxes[:, 2:3] + boxes[:, 5:6] * _CORNER_Z
+    return out
+
+
+_CORNER_X = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * 0.5
+_CORNER_Y = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * 0.5
+_CORNER_Z = np.array([-1, -1, -1, -1, 1, 1, 1, 1]) * 0.5
 
 
 def bev_corners(boxes: np.ndarray) -> np.ndarray:

@@ -18,8 +18,10 @@ corridor (up to ``D``) at each time sample.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from simtest.types import bev_corners
@@ -65,41 +67,50 @@ def stopping_distance(speed: float, config: PathConfig = PathConfig()) -> float:
     return v * config.t_react + v * v / (2 * config.a_brake) + config.margin
 
 
-def _path_frame(xy: np.ndarray, curvature: float) -> tuple[np.ndarray, np.ndarray]:
-    """Arc length along and signed offset from a path of constant ``curvature`` through the origin."""
-    x, y = xy[..., 0], xy[..., 1]
-    if abs(curvature) < 1e-6:
-        return x, y
-    r = 1.0 / curvature
-    # circle centred at (0, r)
-    dx, dy = x, y - r
-    rho = np.hypot(dx, dy)
-    ang = np.arctan2(dx, -dy * np.sign(r))
-    return ang * abs(r), (abs(r) - rho) * np.sign(r)
+@nb.njit(cache=True)
+def _overlaps(corners, curvature, s_max, front, hw):  # noqa: ANN001, ANN201 - numba kernel
+    """Whether each footprint (M, 4, 2) overlaps the corridor [front, s_max] x [-hw, hw] along a path
+    of constant ``curvature`` through the origin.
 
-
-def _overlaps(corners: np.ndarray, curvature: float, s_max: float, config: PathConfig) -> np.ndarray:
-    """Whether each footprint (..., 4, 2) overlaps the corridor [front_offset, s_max] x [-hw, hw].
-
-    Exact for a straight path (separating axes); on a curved path the corners are
-    mapped into path coordinates first (accurate for footprints small against the radius).
+    The corners are mapped into path coordinates (arc length along, signed offset from the path;
+    the circle's centre is at (0, 1/curvature)), then tested by separating axes: the corridor's
+    axes, then the footprint's two edge directions, onto which the corridor rectangle (centre c,
+    half sizes h) projects as ``c . a +- (h_s |a_s| + h_o |a_o|)``. Exact for a straight path;
+    accurate for footprints small against the radius on a curved one.
     """
-    s, off = _path_frame(corners, curvature)
-    lo_s, hi_s = s.min(-1), s.max(-1)
-    lo_o, hi_o = off.min(-1), off.max(-1)
-    hw = config.half_width
-    aabb = (hi_s >= config.front_offset) & (lo_s <= s_max) & (hi_o >= -hw) & (lo_o <= hw)
-    # the footprint's own axes: project the corridor rectangle on them
-    rect = np.array([[config.front_offset, -hw], [s_max, -hw], [s_max, hw], [config.front_offset, hw]])
-    pts = np.stack([s, off], -1)
-    sep = np.zeros(aabb.shape, bool)
-    for k in (0, 1):
-        axis = pts[..., k + 1, :] - pts[..., k, :]
-        axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
-        proj_box = np.einsum("...ij,...j->...i", pts, axis)
-        proj_rect = np.einsum("ij,...j->...i", rect, axis)
-        sep |= (proj_box.max(-1) < proj_rect.min(-1)) | (proj_rect.max(-1) < proj_box.min(-1))
-    return aabb & ~sep
+    m = corners.shape[0]
+    out = np.zeros(m, np.bool_)
+    s = np.empty(4)
+    off = np.empty(4)
+    straight = abs(curvature) < 1e-6
+    r = 0.0 if straight else 1.0 / curvature
+    sign = 1.0 if r >= 0 else -1.0
+    centre, half = 0.5 * (front + s_max), 0.5 * (s_max - front)
+    for i in range(m):
+        for k in range(4):
+            x, y = corners[i, k, 0], corners[i, k, 1]
+            if straight:
+                s[k], off[k] = x, y
+            else:
+                dy = y - r
+                s[k] = math.atan2(x, -dy * sign) * abs(r)
+                off[k] = (abs(r) - math.hypot(x, dy)) * sign
+        if s.max() < front or s.min() > s_max or off.max() < -hw or off.min() > hw:
+            continue
+        separated = False
+        for k in range(2):
+            a_s, a_o = s[k + 1] - s[k], off[k + 1] - off[k]
+            norm = max(math.hypot(a_s, a_o), 1e-9)
+            a_s, a_o = a_s / norm, a_o / norm
+            lo, hi = np.inf, -np.inf
+            for q in range(4):
+                p = s[q] * a_s + off[q] * a_o
+                lo, hi = min(lo, p), max(hi, p)
+            mid, reach = centre * a_s, half * abs(a_s) + hw * abs(a_o)
+            if hi < mid - reach or mid + reach < lo:
+                separated = True
+        out[i] = not separated
+    return out
 
 
 def path_flags(
@@ -118,11 +129,12 @@ def path_flags(
     vel = np.asarray(velocities, np.float64).reshape(n, 2)
     v = max(float(ego_speed), 0.0)
     curvature = yaw_rate / v if v > 0.5 else 0.0
-    corners = bev_corners(boxes)  # (N, 4, 2)
-    in_path = _overlaps(corners, curvature, config.path_length, config)
+    corners = np.ascontiguousarray(bev_corners(boxes))  # (N, 4, 2)
+    front, hw = float(config.front_offset), float(config.half_width)
+    in_path = _overlaps(corners, curvature, float(config.path_length), front, hw)
     horizon = max(config.t_react + v / config.a_brake, config.min_horizon)
     envelope = stopping_distance(v, config)
-    taus = np.linspace(0.0, horizon, config.time_samples)
+    taus = horizon * np.arange(config.time_samples) / (config.time_samples - 1)
     moved = corners[None, :, :, :] + taus[:, None, None, None] * vel[None, :, None, :]  # (T, N, 4, 2)
-    critical = _overlaps(moved, curvature, envelope, config).any(axis=0)
+    critical = _overlaps(moved.reshape(-1, 4, 2), curvature, envelope, front, hw).reshape(-1, n).any(axis=0)
     return in_path, critical

@@ -118,3 +118,21 @@ def test_low_beam_peak_falloff_and_cut_off():
     assert e[1] == pytest.approx(e[2], rel=1e-6)  # symmetric
     assert e[1] == pytest.approx(HEADLIGHT_CD * math.exp(-0.5) * cos_in[1] / r2[1], rel=1e-5)
     assert e[3] == 0.0  # 2 degrees up: above the cut-off
+
+
+def test_blocks_above_the_cut_off_are_skipped_exactly():
+    """Building fronts above the low beam's cut-off get no light, blocks mixing them with the road
+    the model's light: the per-block skip changes nothing."""
+    rng = np.random.default_rng(3)
+    n = 2 * BLOCK
+    points = np.column_stack([rng.uniform(8, 60, n), rng.uniform(-15, 15, n), np.zeros(n)])
+    points[:BLOCK, 2] = rng.uniform(3.0, 12.0, BLOCK)  # a whole block of upper floors
+    points[BLOCK:BLOCK + 40, 2] = rng.uniform(3.0, 12.0, 40)
+    normals = np.tile([-1.0, 0.0, 0.0], (n, 1))
+    normals[BLOCK + 40:] = (0.0, 0.0, 1.0)
+    heads = np.array([[3.7, 0.65, 0.7], [3.7, -0.65, 0.7]])
+    _, h, seen = run_blocks(points, normals, np.zeros((0, 3)), heads, np.eye(3))
+    _, h_ref = irradiance_numpy(seen, normals, np.zeros((0, 3)), heads, np.eye(3))
+    assert (h[:BLOCK] == 0).all() and (h_ref[:BLOCK] == 0).all()
+    assert np.count_nonzero(h[BLOCK:]) > BLOCK // 2
+    np.testing.assert_allclose(h, h_ref, rtol=2e-5, atol=1e-4)

@@ -83,6 +83,21 @@ def beam_constants(heads: np.ndarray, head_frame: np.ndarray, head_shape: np.nda
     return np.concatenate([frame, spreads[None, :], heads_ego]).astype(np.float32)
 
 
+@nb.njit(cache=True, inline="always")
+def _above_cut_off(x0, x1, y0, y1, z0, z1, beam, q, cutoff):  # noqa: ANN001, ANN201, PLR0913
+    """Whether every point of the box [x0, x1] x [y0, y1] x [z0, z1] (world) lies above the cut-off of
+    headlight ``q`` (sine of the elevation >= ``cutoff`` > 0), for level ego axes: its lowest height
+    over the lamp, over its farthest corner's distance, already clears the cut-off (with a margin
+    for float32 rounding), so the beam adds exactly nothing there."""
+    hx = beam[0, 0] * beam[4 + q, 0] + beam[1, 0] * beam[4 + q, 1]  # the lamp in world axes
+    hy = beam[0, 1] * beam[4 + q, 0] + beam[1, 1] * beam[4 + q, 1]
+    rise = z0 - beam[4 + q, 2]
+    dx = max(abs(x0 - hx), abs(x1 - hx))
+    dy = max(abs(y0 - hy), abs(y1 - hy))
+    dz = max(abs(z0 - beam[4 + q, 2]), abs(z1 - beam[4 + q, 2]))
+    return rise > 0.0 and rise >= 1.001 * cutoff * math.sqrt(dx * dx + dy * dy + dz * dz) + 1e-3
+
+
 @nb.njit(cache=True, error_model="numpy")
 def block_irradiance(dirs, t, n, origin, lamps, radius, beam, head_shape, head_cd, s):  # noqa: ANN001, ANN201, PLR0913
     """Fill the scratch ``s`` (ROWS, >= m) for a block of m camera rays (``dirs`` (m, 3) unit world
@@ -108,12 +123,12 @@ def block_irradiance(dirs, t, n, origin, lamps, radius, beam, head_shape, head_c
         h[j] = _F(0.0)
     # the block's bounding box over its hits: lamps outside it by more than the radius add exactly 0
     x0 = y0 = z0 = np.inf
-    x1 = y1 = -np.inf
+    x1 = y1 = z1 = -np.inf
     for j in range(m):
         if hit[j] > 0:
             x0, x1 = min(x0, x[j]), max(x1, x[j])
             y0, y1 = min(y0, y[j]), max(y1, y[j])
-            z0 = min(z0, z[j])
+            z0, z1 = min(z0, z[j]), max(z1, z[j])
     if x0 == np.inf:  # no hit in the block
         return
     r = _F(radius)
@@ -135,8 +150,11 @@ def block_irradiance(dirs, t, n, origin, lamps, radius, beam, head_shape, head_c
     a20, a21, a22 = beam[2, 0], beam[2, 1], beam[2, 2]
     across_k, below_k, soft_k = beam[3, 0], beam[3, 1], beam[3, 2]
     peak, cutoff, cd = _F(head_shape[0]), _F(head_shape[3]), _F(head_cd)
+    level = abs(a22 - 1.0) < 1e-6  # ego axes with z up: a point's height over a headlight is z - hz
     for q in range(beam.shape[0] - 4):
         hx, hy, hz = beam[4 + q, 0], beam[4 + q, 1], beam[4 + q, 2]
+        if level and _above_cut_off(x0, x1, y0, y1, z0, z1, beam, q, cutoff):
+            continue
         for j in range(m):
             ex = a00 * x[j] + a01 * y[j] + a02 * z[j] - hx  # offset from the headlight, ego axes
             ey = a10 * x[j] + a11 * y[j] + a12 * z[j] - hy
@@ -320,7 +338,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
                 g += veil * veil_tint[1]
                 b += veil * veil_tint[2]
             if alpha > 0.0:
-                tr = math.exp(-alpha * ti) if math.isfinite(ti) else 0.0
+                tr = math.exp(np.float32(-alpha * ti)) if math.isfinite(ti) else 0.0
                 r = r * tr + airlight[0] * (1.0 - tr)
                 g = g * tr + airlight[1] * (1.0 - tr)
                 b = b * tr + airlight[2] * (1.0 - tr)

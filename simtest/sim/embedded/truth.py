@@ -32,22 +32,21 @@ def actor_ids(actors: Sequence[ActorSpec]) -> np.ndarray:
 def _pixel_boxes(renderer: CameraRenderer, boxes_ego: np.ndarray) -> list[tuple[int, int, int, int] | None]:
     """Image rectangle (u0, v0, u1, v1) covering each projected box, None when behind or outside."""
     spec = renderer.spec
-    corners = box_corners(boxes_ego)  # (N, 8, 3)
-    uv, z = project_points(renderer.K, renderer.T_ego_from_cam, corners)
-    out = []
+    uv, z = project_points(renderer.K, renderer.T_ego_from_cam, box_corners(boxes_ego))  # (N, 8, 2), (N, 8)
+    front = z > 0.05
+    with np.errstate(invalid="ignore"):
+        lo = np.floor(uv.min(1))
+        hi = np.ceil(uv.max(1)) + 1
+    out: list[tuple[int, int, int, int] | None] = []
     for i in range(len(boxes_ego)):
-        front = z[i] > 0.05
-        if not front.any():
+        if not front[i].any():
             out.append(None)
-            continue
-        if not front.all():  # box straddles the image plane: take the whole image
+        elif not front[i].all():  # box straddles the image plane: take the whole image
             out.append((0, 0, spec.width, spec.height))
-            continue
-        u0, v0 = np.floor(uv[i].min(0)).astype(int)
-        u1, v1 = np.ceil(uv[i].max(0)).astype(int) + 1
-        u0, v0 = max(u0, 0), max(v0, 0)
-        u1, v1 = min(u1, spec.width), min(v1, spec.height)
-        out.append((u0, v0, u1, v1) if u1 > u0 and v1 > v0 else None)
+        else:
+            u0, v0 = max(int(lo[i, 0]), 0), max(int(lo[i, 1]), 0)
+            u1, v1 = min(int(hi[i, 0]), spec.width), min(int(hi[i, 1]), spec.height)
+            out.append((u0, v0, u1, v1) if u1 > u0 and v1 > v0 else None)
     return out
 
 
