@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -80,7 +80,7 @@ from perturbations.lidar.rays import move_along_ray, ranges
 from perturbations.lidar.scan import Scan
 from perturbations.lidar.severities import FOG_ALPHA, RAIN_RATE, SNOWFALL_RATE, WET_GROUND_WETNESS
 from perturbations.registry import perturbation, severity_value
-from perturbations.xp import draw_seed, from_host, namespace, noise
+from perturbations.xp import draw_seed, from_host, host_noise, namespace, noise
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s
 
@@ -587,6 +587,14 @@ def apply_wet_ground(scan: Scan, params: WetGroundParams) -> Scan:
         return scan
     xp = namespace(scan.points)
     p = scan.points
+    if xp is np and p.dtype == np.float32:  # the same steps fused (weather_compiled.wet_ground)
+        from perturbations.lidar import weather_compiled as kc
+
+        labels = np.zeros(0, np.int64) if scan.labels is None else scan.labels
+        points, ring, labels = kc.wet_ground(p, scan.ring, labels, np.asarray(scan.origin, np.float32),
+                                             host_noise(params.seed, (len(scan),), "uniform"),
+                                             _wet_ratio_table(params.wetness), np.float32(GROUND_BAND_M))
+        return replace(scan, points=points, ring=ring, labels=None if scan.labels is None else labels)
     ground = p[:, 2] < GROUND_BAND_M
     if scan.labels is not None:
         ground = ground & (scan.labels == -1)

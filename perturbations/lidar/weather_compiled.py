@@ -100,3 +100,40 @@ def particle_echo(ranges, u, row, step, inv_step, max_range, n_grid, last_mode, 
         ratio = diameter / width[j]
         e = gain[j] * min(ratio * ratio, _F(1.0))
         _keep_better(i, e > 0, r, e, PARTICLE, last_mode, best_s, best_r, best_i, best_k)
+
+
+@nb.njit(cache=True, parallel=True)
+def wet_ground(points, ring, labels, origin, u, table, band):  # noqa: ANN001, ANN201
+    """The returns of a scan that survive a wet road (weather.apply_wet_ground): per point the return
+    factor ``q`` (the table at the incidence cosine for ground returns, 1 elsewhere) and survival
+    ``u < q``; returns the kept points (intensity scaled by ``q``), rings and labels, in order.
+    ``labels`` (N,) or empty when the scan has none; scalars float32."""
+    n = points.shape[0]
+    q = np.empty(n, np.float32)
+    top = table.shape[0] - 1
+    ox, oy, oz = origin[0], origin[1], origin[2]
+    for i in nb.prange(n):
+        z = points[i, 2]
+        qi = _F(1.0)
+        if z < band and (labels.shape[0] == 0 or labels[i] == -1):
+            dx, dy, dz = points[i, 0] - ox, points[i, 1] - oy, z - oz
+            r = max(math.sqrt(dx * dx + dy * dy + dz * dz), _F(1e-3))
+            cos_i = min(max((oz - z) / r, _F(0.0)), _F(1.0))
+            qi = table[np.int64(cos_i * _F(top) + _F(0.5))]
+        q[i] = qi if u[i] < qi else _F(-1.0)  # -1: lost
+    m = 0
+    for i in range(n):
+        m += q[i] >= 0
+    out = np.empty((m, 4), np.float32)
+    out_ring = np.empty(m, ring.dtype)
+    out_labels = np.empty(m if labels.shape[0] else 0, labels.dtype)
+    j = 0
+    for i in range(n):
+        if q[i] >= 0:
+            out[j, 0], out[j, 1], out[j, 2] = points[i, 0], points[i, 1], points[i, 2]
+            out[j, 3] = points[i, 3] * q[i]
+            out_ring[j] = ring[i]
+            if labels.shape[0]:
+                out_labels[j] = labels[i]
+            j += 1
+    return out, out_ring, out_labels
