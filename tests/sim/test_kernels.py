@@ -130,11 +130,13 @@ def test_lidar_points_gathers_detected_returns_in_ray_order():
 
 
 def test_crossing_counts_count_each_ray_once_per_actor():
-    # ray 0 crosses actor 0 twice (entry and exit) and actor 1; ray 1 nothing; ray 2 actor 1 twice
+    # ray 0 crosses actor 0 twice (entry and exit), the road and actor 1; ray 1 only the road;
+    # ray 2 actor 1 twice (static triangle 2 is not actor 1's triangle 2)
     actor_of_triangle = np.array([0, 0, 1, 1], np.int32)
-    splits = np.array([0, 3, 3, 5], np.uint32)
-    prim = np.array([0, 1, 2, 3, 2], np.uint32)
-    assert kernels.crossing_counts(splits, prim, actor_of_triangle, 3).tolist() == [1, 2, 0]
+    splits = np.array([0, 4, 5, 8], np.uint32)
+    geometry = np.array([1, 1, 0, 1, 0, 1, 0, 1], np.uint32)
+    prim = np.array([0, 1, 7, 2, 3, 3, 2, 2], np.uint32)
+    assert kernels.crossing_counts(splits, geometry, prim, actor_of_triangle, 3).tolist() == [1, 2, 0]
 
 
 def test_actor_pixel_counts_match_bincount():

@@ -57,10 +57,7 @@ def bare_cast_seconds(log: list[tuple[str, object]]) -> tuple[float, float, int]
     ref = FrameScene(frame_scene.static, frame_scene.actors, frame_scene.actor_of_triangle)
     ref.scene.cast_rays(o3d.core.Tensor(np.zeros((1, 6), np.float32)))  # the BVH is built on first use
     build = time.perf_counter() - start
-    actors_only = o3d.t.geometry.RaycastingScene()
-    actors_only.add_triangles(o3d.core.Tensor(ref.actors.vertices), o3d.core.Tensor(ref.actors.triangles))
-    actors_only.cast_rays(o3d.core.Tensor(np.zeros((1, 6), np.float32)))
-    calls = {"cast": ref.scene.cast_rays, "occlusion": ref.scene.test_occlusions, "list": actors_only.list_intersections}
+    calls = {"cast": ref.scene.cast_rays, "occlusion": ref.scene.test_occlusions, "list": ref.scene.list_intersections}
     tensors = [(calls[kind], o3d.core.Tensor.from_numpy(np.ascontiguousarray(r))) for kind, r in batches]
     start = time.perf_counter()
     for call, rays in tensors:

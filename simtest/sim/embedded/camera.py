@@ -87,7 +87,7 @@ class CameraRenderer:
         """Cast, shade and expose one image."""
         h, w = self.spec.height, self.spec.width
         rays, dirs, origin, axis = self.world_rays(T_world_from_ego)
-        hits = scene.cast(rays)
+        hits = scene.cast(rays, dirs)
         glare = None
         if light.sun_up and axis @ light.sun_dir > math.cos(self.half_diagonal):
             if not scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]:

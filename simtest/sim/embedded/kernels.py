@@ -100,10 +100,12 @@ def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True, parallel=True)
-def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, face_rays):  # noqa: ANN001, ANN201
+def decode_hits(geom, prim, normal, dirs, num_static, material_of, actor_of):  # noqa: ANN001, ANN201
     """Material and actor of each hit (-1 on a miss) from Embree's geometry and primitive ids
     (geometry 0 = static world, 1 = actors, whose triangles follow the static ones in the tables);
-    with ``face_rays`` turns ``normal`` (N, 3) in place towards the rays' origins."""
+    when ``dirs`` holds the N rays' directions (else it is empty), turns ``normal`` (N, 3) in place
+    towards the rays' origins."""
+    face_rays = dirs.shape[0] == geom.shape[0]
     n = geom.shape[0]
     material = np.empty(n, np.int32)
     actor = np.empty(n, np.int32)
@@ -117,7 +119,7 @@ def decode_hits(geom, prim, normal, rays, num_static, material_of, actor_of, fac
         tri = np.int64(prim[i]) + (num_static if g == 1 else 0)
         material[i] = material_of[tri]
         actor[i] = actor_of[tri]
-        if face_rays and normal[i, 0] * rays[i, 3] + normal[i, 1] * rays[i, 4] + normal[i, 2] * rays[i, 5] > 0:
+        if face_rays and normal[i, 0] * dirs[i, 0] + normal[i, 1] * dirs[i, 1] + normal[i, 2] * dirs[i, 2] > 0:
             normal[i, 0] = -normal[i, 0]
             normal[i, 1] = -normal[i, 1]
             normal[i, 2] = -normal[i, 2]
@@ -279,13 +281,16 @@ def actor_pixel_counts(actor, num_actors):  # noqa: ANN001, ANN201
 
 
 @nb.njit(cache=True)
-def crossing_counts(ray_splits, prim, actor_of_triangle, num_actors):  # noqa: ANN001, ANN201
+def crossing_counts(ray_splits, geometry, prim, actor_of_triangle, num_actors):  # noqa: ANN001, ANN201
     """Per actor, how many rays have at least one intersection with it; ray ``r``'s intersections
-    are the primitives ``prim[ray_splits[r]:ray_splits[r + 1]]`` (Open3D ``list_intersections``)."""
+    are ``ray_splits[r]:ray_splits[r + 1]`` of the geometry and primitive ids (Open3D
+    ``list_intersections``; geometry 1 holds the actors, geometry 0 the static world)."""
     counts = np.zeros(num_actors, np.int64)
     last = np.full(num_actors, -1, np.int64)
     for r in range(ray_splits.shape[0] - 1):
         for j in range(ray_splits[r], ray_splits[r + 1]):
+            if geometry[j] != 1:
+                continue
             a = actor_of_triangle[prim[j]]
             if last[a] != r:
                 last[a] = r

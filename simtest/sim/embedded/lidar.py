@@ -104,7 +104,7 @@ class LidarRenderer:
                 dirs = self._dirs_world = self.dirs_lidar @ R.T
                 self._dirs_key = R.tobytes()
             write_rays(rays, T[:3, 3].astype(np.float32), dirs)
-        hits = scene.cast(rays, face_rays=False)
+        hits = scene.cast(rays)
         ranges, apparent = kernels.lidar_returns(
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),
             SNOW_REFLECTIVITY, float(spec.range), float(self.optics.min_reflectivity),

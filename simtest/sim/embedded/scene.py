@@ -3,8 +3,8 @@
 A RaycastingScene cannot move meshes, so the scene is rebuilt every frame from
 two geometries: the merged static world (geometry 0) and all actors merged
 (geometry 1). Per-triangle arrays map a hit to its material and its actor.
-A second, actors-only scene answers "which actors would this ray cross if
-nothing occluded them" for the visible-fraction ground truth. ``ray_log``, when
+Listing every intersection along a ray answers "which actors would this ray
+cross if nothing occluded them" for the visible-fraction ground truth. ``ray_log``, when
 given a list, records the scene and every batch of rays cast, as
 ``("scene", FrameScene)`` and ``(kind, rays)`` with kind ``cast``, ``occlusion``
 or ``list`` (for the benchmark's bare-Embree reference).
@@ -67,14 +67,14 @@ class FrameScene:
         self._actor_of = np.concatenate([np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32)])
         self._actor_tri = actor_of_triangle.astype(np.int32)
         self._actors = actors
-        self._actors_only = None
         if actors.num_triangles:
             self.scene.add_triangles(_tensor(actors.vertices), _tensor(actors.triangles))
 
-    def cast(self, rays: np.ndarray, face_rays: bool = True) -> Hits:
+    def cast(self, rays: np.ndarray, dirs: np.ndarray | None = None) -> Hits:
         """First hits of ``rays`` (N, 6) float32: origin xyz, unit direction xyz.
 
-        With ``face_rays`` normals are turned towards the rays' origins (else their sign is arbitrary).
+        Given the rays' directions ``dirs`` (N, 3) float32 (contiguous, cheaper to read than the
+        rays), normals are turned towards the rays' origins; else their sign is arbitrary.
         """
         if self.ray_log is not None:
             self.ray_log.append(("cast", rays))
@@ -83,8 +83,8 @@ class FrameScene:
         geom = out["geometry_ids"].numpy()
         prim = out["primitive_ids"].numpy()
         normal = out["primitive_normals"].numpy()
-        material, actor = kernels.decode_hits(geom, prim, normal, rays, self._num_static, self._material_of,
-                                              self._actor_of, face_rays)
+        material, actor = kernels.decode_hits(geom, prim, normal, _NO_DIRECTIONS if dirs is None else dirs,
+                                              self._num_static, self._material_of, self._actor_of)
         return Hits(t, normal, material, actor)
 
     def occluded(self, rays: np.ndarray, tfar: float | np.ndarray = np.inf) -> np.ndarray:
@@ -98,19 +98,16 @@ class FrameScene:
         return out < tfar
 
     def unoccluded_actor_counts(self, rays: np.ndarray, num_actors: int) -> np.ndarray:
-        """How many of ``rays`` cross each actor when every other surface is ignored (num_actors,)."""
+        """How many of ``rays`` cross each actor when every other surface is ignored (num_actors,):
+        every intersection along each ray is listed, and the actors' counted once per ray."""
         counts = np.zeros(num_actors, np.int64)
         if not self._actors.num_triangles or not len(rays):
             return counts
         if self.ray_log is not None:
             self.ray_log.append(("list", rays))
-        if self._actors_only is None:
-            o3d = import_open3d()
-            self._actors_only = o3d.t.geometry.RaycastingScene()
-            self._actors_only.add_triangles(_tensor(self._actors.vertices), _tensor(self._actors.triangles))
-        out = self._actors_only.list_intersections(_tensor(rays), nthreads=self.nthreads)
-        return kernels.crossing_counts(out["ray_splits"].numpy(), out["primitive_ids"].numpy(), self._actor_tri,
-                                       num_actors)
+        out = self.scene.list_intersections(_tensor(rays), nthreads=self.nthreads)
+        return kernels.crossing_counts(out["ray_splits"].numpy(), out["geometry_ids"].numpy(),
+                                       out["primitive_ids"].numpy(), self._actor_tri, num_actors)
 
 
 _NO_DIRECTIONS = np.zeros((0, 3), np.float32)

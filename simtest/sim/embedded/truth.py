@@ -2,8 +2,8 @@
 
 *Visible fraction* (per camera, the largest over cameras): the pixels whose
 first hit is the actor, over the pixels whose rays would cross the actor if
-nothing else were there (cast into an actors-only scene, listing every
-intersection, over the actor's projected box). Both counts come from the same
+nothing else were there (listing every intersection along the pixel rays
+over the actor's projected box). Both counts come from the same
 pixel rays, so the fraction is exact up to pixel sampling.
 
 *Lidar points*: returns whose ray hit the actor (weather echoes and lost returns
