@@ -129,6 +129,29 @@ def noise(like: Any, seed: int, shape: tuple[int, ...], kind: str = "normal") ->
     return from_host(host_noise(seed, shape, kind), like)
 
 
+SPLITMIX_GOLDEN, SPLITMIX_MIX1, SPLITMIX_MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+"""SplitMix64 constants (Steele, Lea & Flood 2014), shared with the compiled kernels that draw in place."""
+
+
+def counter_uniform(like: Any, seed: int, shape: tuple[int, ...]) -> Any:
+    """Float32 uniforms on [0, 1) in the array module (and device) of ``like``, counter-based.
+
+    Element ``k`` (C order) is the SplitMix64 output for state ``seed + (k + 1) * golden``, its top 24
+    bits times 2^-24. Every element depends only on ``(seed, k)``, so a compiled kernel can draw the
+    one it needs where it needs it (``perturbations/lidar/weather_compiled.py``), and every backend,
+    CuPy included, gives the same bytes.
+    """
+    xp = namespace(like)
+    u64 = xp.uint64
+    n = math.prod(shape)
+    z = xp.asarray(seed % 2**64, dtype=u64) + xp.arange(1, n + 1, dtype=u64) * xp.asarray(SPLITMIX_GOLDEN, dtype=u64)
+    z = (z ^ (z >> xp.asarray(30, dtype=u64))) * xp.asarray(SPLITMIX_MIX1, dtype=u64)
+    z = (z ^ (z >> xp.asarray(27, dtype=u64))) * xp.asarray(SPLITMIX_MIX2, dtype=u64)
+    z = z ^ (z >> xp.asarray(31, dtype=u64))
+    u = xp.astype(z >> xp.asarray(40, dtype=u64), xp.float32) * xp.asarray(2.0**-24, dtype=xp.float32)
+    return xp.reshape(u, shape)
+
+
 def draw_seed(rng: np.random.Generator) -> int:
     """A 63-bit integer seed for a noise field, drawn from the caller's generator."""
     return int(rng.integers(0, 2**63 - 1))

@@ -80,7 +80,7 @@ from perturbations.lidar.rays import move_along_ray, ranges
 from perturbations.lidar.scan import Scan
 from perturbations.lidar.severities import FOG_ALPHA, RAIN_RATE, SNOWFALL_RATE, WET_GROUND_WETNESS
 from perturbations.registry import perturbation, severity_value
-from perturbations.xp import draw_seed, from_host, host_noise, namespace, noise
+from perturbations.xp import counter_uniform, draw_seed, from_host, namespace
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s
 
@@ -340,9 +340,10 @@ def ray_weather(
         kind = xp.where(hit, xp.asarray(HARD, dtype=xp.int8), xp.asarray(NO_RETURN, dtype=xp.int8))
         return RayWeather(ranges, xp.where(hit, intensities, xp.zeros_like(intensities)), kind)
     n_fields = 1 + 2 * ((fog_alpha > 0) + len(species))
-    u = noise(ranges, draw_seed(rng), (n_fields, n), "uniform")
+    seed = draw_seed(rng)
     if xp is np and ranges.dtype == intensities.dtype == np.float32:
-        return _ray_weather_compiled(ranges, intensities, u, fog_alpha, alpha, species, max_range, optics)
+        return _ray_weather_compiled(ranges, intensities, seed, fog_alpha, alpha, species, max_range, optics)
+    u = counter_uniform(ranges, seed, (n_fields, n))
 
     step = optics.grid_step
     n_grid = int(math.ceil(max_range / step)) + 1
@@ -386,7 +387,7 @@ def ray_weather(
 
 
 def _ray_weather_compiled(
-    ranges: np.ndarray, intensities: np.ndarray, u: np.ndarray, fog_alpha: float, alpha: float,
+    ranges: np.ndarray, intensities: np.ndarray, seed: int, fog_alpha: float, alpha: float,
     species: list[tuple[tuple[float, float], float]], max_range: float, optics: LidarOptics,
 ) -> RayWeather:
     """The generic path below, fused per echo type for NumPy float32 (weather_compiled.py)."""
@@ -401,12 +402,12 @@ def _ray_weather_compiled(
     none = np.ones(2, f32)  # no fog: tables the kernel does not read
     fog = _fog_tables(fog_alpha, alpha, max_range, optics) if fog_alpha > 0 else (none, 0, none, none)
     peak_upto, first, cum, inverse = fog
-    kc.hard_and_fog(ranges, intensities, u, f32(-2.0 * alpha), step, inv_step, far, n_grid, last, fog_alpha > 0,
+    kc.hard_and_fog(ranges, intensities, np.uint64(seed), f32(-2.0 * alpha), step, inv_step, far, n_grid, last, fog_alpha > 0,
                     peak_upto, first, cum, inverse, f32(cum[-1]), f32(optics.min_reflectivity), *best)
     row = 3 if fog_alpha > 0 else 1
     for (n0, lam), refl in species:
         counts, inv_counts, d_min, width, gain = _particle_tables(n0, lam, refl, alpha, max_range, optics)
-        kc.particle_echo(ranges, u, row, step, inv_step, far, n_grid, last, counts, inv_counts, d_min, width, gain,
+        kc.particle_echo(ranges, np.uint64(seed), row, step, inv_step, far, n_grid, last, counts, inv_counts, d_min, width, gain,
                          f32(counts[-1]), f32(lam), *best)
         row += 2
     return RayWeather(best[1], best[2], best[3])
@@ -592,8 +593,8 @@ def apply_wet_ground(scan: Scan, params: WetGroundParams) -> Scan:
 
         labels = np.zeros(0, np.int64) if scan.labels is None else scan.labels
         points, ring, labels = kc.wet_ground(p, scan.ring, labels, np.asarray(scan.origin, np.float32),
-                                             host_noise(params.seed, (len(scan),), "uniform"),
-                                             _wet_ratio_table(params.wetness), np.float32(GROUND_BAND_M))
+                                             np.uint64(params.seed), _wet_ratio_table(params.wetness),
+                                             np.float32(GROUND_BAND_M))
         return replace(scan, points=points, ring=ring, labels=None if scan.labels is None else labels)
     ground = p[:, 2] < GROUND_BAND_M
     if scan.labels is not None:
@@ -603,7 +604,7 @@ def apply_wet_ground(scan: Scan, params: WetGroundParams) -> Scan:
     table = from_host(_wet_ratio_table(params.wetness), p)
     q = xp.take(table, xp.astype(cos_i * (_WET_TABLE_SIZE - 1) + 0.5, xp.int64))
     q = xp.where(ground, q, xp.ones_like(q))
-    keep = noise(p, params.seed, (len(scan),), "uniform") < q
+    keep = counter_uniform(p, params.seed, (len(scan),)) < q
     kept = scan.take(keep)
     kept.points[:, 3] = kept.points[:, 3] * q[keep]  # the taken copy is ours to modify
     return kept

@@ -1,12 +1,14 @@
-"""The per-ray arithmetic of :func:`perturbations.lidar.weather.ray_weather` compiled for NumPy float32.
+"""The per-ray arithmetic of :mod:`perturbations.lidar.weather` compiled for NumPy float32.
 
-:func:`~perturbations.lidar.weather.ray_weather` states the model once, in
+:func:`~perturbations.lidar.weather.ray_weather` and
+:func:`~perturbations.lidar.weather.apply_wet_ground` state the model once, in
 array-module-generic operations (NumPy, CuPy, any Array-API module); on the host
-each of its ~50 whole-array operations is a pass over every ray, and NumPy's
+each of their whole-array operations is a pass over every ray, and NumPy's
 ``where``/``take`` run at 2-5 ns per element here. These kernels fuse the same
-operations, in the same float32 arithmetic and with the same noise fields and
-tables, into one parallel pass per echo type (5-10x faster). Results equal the
-generic path's up to the last ulp of ``exp``/``log`` (the tests compare both).
+operations, in the same float32 arithmetic, with the same tables and the same
+counter-based uniforms (:func:`perturbations.xp.counter_uniform`, drawn in place),
+into one parallel pass per echo type. Results equal the generic path's up to
+the last ulp of ``exp``/``log`` (the tests compare both).
 """
 
 from __future__ import annotations
@@ -17,9 +19,21 @@ import numba as nb
 import numpy as np
 
 from perturbations.lidar.weather import FOG, HARD, NO_RETURN, PARTICLE
+from perturbations.xp import SPLITMIX_GOLDEN, SPLITMIX_MIX1, SPLITMIX_MIX2
 
 _F = np.float32
 _PI = np.float32(math.pi)
+_GOLDEN, _MIX1, _MIX2 = np.uint64(SPLITMIX_GOLDEN), np.uint64(SPLITMIX_MIX1), np.uint64(SPLITMIX_MIX2)
+
+
+@nb.njit(cache=True, inline="always")
+def _uniform(seed, k):  # noqa: ANN001, ANN201
+    """Element ``k`` of ``perturbations.xp.counter_uniform(seed)``: drawn in place, same bytes."""
+    z = seed + np.uint64(k + 1) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return _F(z >> np.uint64(40)) * _F(2.0**-24)
 
 
 @nb.njit(cache=True, inline="always")
@@ -51,17 +65,18 @@ def _keep_better(i, ok, r, e, kind, last_mode, best_s, best_r, best_i, best_k): 
 
 
 @nb.njit(cache=True, parallel=True)
-def hard_and_fog(ranges, intensities, u, neg2alpha, step, inv_step, max_range, n_grid, last_mode,  # noqa: ANN001, ANN201, PLR0913
+def hard_and_fog(ranges, intensities, seed, neg2alpha, step, inv_step, max_range, n_grid, last_mode,  # noqa: ANN001, ANN201, PLR0913
                  fog, peak_upto, first, cum, inverse, c_end, min_refl, best_s, best_r, best_i, best_k):
-    """Hard targets (row 0 of ``u``) and, with ``fog``, the fog echo (rows 1-2) of every ray, into
-    the ``best_*`` arrays (score, range, intensity, kind). Scalars are float32 (``step``, its
+    """Hard targets (uniform field 0 of ``counter_uniform(seed, (fields, N))``) and, with ``fog``, the
+    fog echo (fields 1-2) of every ray, into the ``best_*`` arrays (score, range, intensity, kind). Scalars are float32 (``step``, its
     reciprocal, ``max_range``, ``-2 alpha``, ``c_end``); tables as in weather._fog_tables."""
     n_cum = cum.shape[0]
-    for i in nb.prange(ranges.shape[0]):
+    n = ranges.shape[0]
+    for i in nb.prange(n):
         r0 = ranges[i]
         t2 = math.exp(neg2alpha * r0)
         hard_int = intensities[i] * t2
-        if u[0, i] < t2:
+        if _uniform(seed, i) < t2:
             r_safe = max(r0, step)
             best_s[i] = np.inf if last_mode else hard_int / (_PI * r_safe * r_safe)
             best_r[i] = r0
@@ -75,38 +90,39 @@ def hard_and_fog(ranges, intensities, u, neg2alpha, step, inv_step, max_range, n
         if fog:
             k, reach = _reach_idx(r0, max_range, inv_step, n_grid)
             total = cum[min(max(k - first + 1, 0), n_cum - 1)]
-            r = _lookup(inverse, u[1, i] * (total / c_end))
+            r = _lookup(inverse, _uniform(seed, n + i) * (total / c_end))
             r = min(max(r, step), reach)
-            speckle = -math.log(_F(1.0) - u[2, i])
+            speckle = -math.log(_F(1.0) - _uniform(seed, 2 * n + i))
             e = _PI * r * r * peak_upto[k] * speckle
             _keep_better(i, total > 0 and e >= min_refl, r, e, FOG, last_mode, best_s, best_r, best_i, best_k)
 
 
 @nb.njit(cache=True, parallel=True)
-def particle_echo(ranges, u, row, step, inv_step, max_range, n_grid, last_mode, counts, inverse, d_min,  # noqa: ANN001, ANN201, PLR0913
+def particle_echo(ranges, seed, row, step, inv_step, max_range, n_grid, last_mode, counts, inverse, d_min,  # noqa: ANN001, ANN201, PLR0913
                   width, gain, c_end, lam, best_s, best_r, best_i, best_k):
-    """The first detectable rain drop or snowflake of every ray (rows ``row``, ``row + 1`` of ``u``),
+    """The first detectable rain drop or snowflake of every ray (uniform fields ``row``, ``row + 1``),
     kept in ``best_*`` when stronger. Tables as in weather._particle_tables."""
     n_tab = counts.shape[0]
-    for i in nb.prange(ranges.shape[0]):
+    n = ranges.shape[0]
+    for i in nb.prange(n):
         k, _ = _reach_idx(ranges[i], max_range, inv_step, n_grid)
         total = counts[min(max(k, 0), n_tab - 1)]
-        m = -math.log(_F(1.0) - u[row, i])  # first arrival of the Poisson process
+        m = -math.log(_F(1.0) - _uniform(seed, row * n + i))  # first arrival of the Poisson process
         if not m < total:
             continue
         r = _lookup(inverse, m / c_end)
         j = min(max(np.int64(r / step + _F(0.5)), 0), n_tab - 1)
-        diameter = d_min[j] - math.log(_F(1.0) - u[row + 1, i]) / lam  # exponential tail above D_min
+        diameter = d_min[j] - math.log(_F(1.0) - _uniform(seed, (row + 1) * n + i)) / lam  # tail above D_min
         ratio = diameter / width[j]
         e = gain[j] * min(ratio * ratio, _F(1.0))
         _keep_better(i, e > 0, r, e, PARTICLE, last_mode, best_s, best_r, best_i, best_k)
 
 
 @nb.njit(cache=True, parallel=True)
-def wet_ground(points, ring, labels, origin, u, table, band):  # noqa: ANN001, ANN201
+def wet_ground(points, ring, labels, origin, seed, table, band):  # noqa: ANN001, ANN201
     """The returns of a scan that survive a wet road (weather.apply_wet_ground): per point the return
     factor ``q`` (the table at the incidence cosine for ground returns, 1 elsewhere) and survival
-    ``u < q``; returns the kept points (intensity scaled by ``q``), rings and labels, in order.
+    ``u < q`` (``u`` element i of ``counter_uniform(seed)``); returns the kept points (intensity scaled by ``q``), rings and labels, in order.
     ``labels`` (N,) or empty when the scan has none; scalars float32."""
     n = points.shape[0]
     q = np.empty(n, np.float32)
@@ -120,7 +136,7 @@ def wet_ground(points, ring, labels, origin, u, table, band):  # noqa: ANN001, A
             r = max(math.sqrt(dx * dx + dy * dy + dz * dz), _F(1e-3))
             cos_i = min(max((oz - z) / r, _F(0.0)), _F(1.0))
             qi = table[np.int64(cos_i * _F(top) + _F(0.5))]
-        q[i] = qi if u[i] < qi else _F(-1.0)  # -1: lost
+        q[i] = qi if _uniform(seed, i) < qi else _F(-1.0)  # -1: lost
     m = 0
     for i in range(n):
         m += q[i] >= 0
