@@ -10,7 +10,14 @@ import pytest
 
 from simtest.sim.embedded.lighting import HEADLIGHT_CD, HEADLIGHT_PEAK, HEADLIGHT_SPREAD
 from simtest.sim.embedded.shading import HEADLIGHT_SHAPE, LAMP_RADIUS
-from simtest.sim.embedded.shading_kernels import BLOCK, ROWS, beam_constants, block_irradiance, exp_neg
+from simtest.sim.embedded.shading_kernels import (
+    BLOCK,
+    ROWS,
+    beam_constants,
+    block_irradiance,
+    block_transmission,
+    exp_neg,
+)
 from simtest.sim.embedded.world import LAMP_CD, LAMP_HEIGHT
 
 
@@ -136,3 +143,14 @@ def test_blocks_above_the_cut_off_are_skipped_exactly():
     assert (h[:BLOCK] == 0).all() and (h_ref[:BLOCK] == 0).all()
     assert np.count_nonzero(h[BLOCK:]) > BLOCK // 2
     np.testing.assert_allclose(h, h_ref, rtol=2e-5, atol=1e-4)
+
+
+def test_block_transmission_is_koschmieder_within_float32():
+    t = np.array([0.0, 1.0, 10.0, 50.0, 150.0, 400.0, 1e4, np.inf], np.float32)
+    out = np.empty(len(t), np.float32)
+    alpha = 3.0 / 50.0  # 50 m meteorological optical range: 5 % contrast left at 50 m
+    block_transmission(t, alpha, out)
+    want = np.exp(-alpha * t.astype(np.float64))
+    want[want < math.exp(-21.0)] = 0.0  # nothing shows through below 8e-10
+    np.testing.assert_allclose(out, want, rtol=3e-6, atol=0.0)
+    assert out[3] == pytest.approx(0.0498, abs=1e-4) and out[-1] == 0.0

@@ -17,7 +17,8 @@ for every pixel of a block, with the conditions as masks, over the block's
 coordinates laid out as separate rows, so that the compiler vectorises it
 (8 pixels per instruction with AVX2); per pixel, branches over a few lights cost
 several times more. It is exact up to float32 rounding and the exponential
-(:func:`exp_neg`, relative error < 3e-6).
+(:func:`exp_neg`, relative error < 3e-6), which also gives the fog's transmission,
+a block at a time.
 
 Loops are ``prange`` loops whose iterations are independent (no reductions), so
 results are byte-identical whatever the thread count (see :mod:`.kernels`).
@@ -50,9 +51,11 @@ _F = np.float32
 BLOCK = 512
 """Pixels per block: the block's scratch rows (a few kB each) stay in the L1/L2 cache."""
 
-ROWS = 9
-"""Scratch rows of a block: x, y, z of the hit point, the normal's x, y, z, hit (1/0), and the
-two outputs: the lamps' weight and the headlights' irradiance."""
+ROWS = 10
+"""Scratch rows of a block: x, y, z of the hit point, the normal's x, y, z, hit (1/0), the lamps'
+weight and the headlights' irradiance (:func:`block_irradiance`), the atmosphere's transmission
+(:func:`block_transmission`)."""
+_TRANSMISSION = 9
 
 _EXP_CENTRE = -0.65625
 _EXP_COEF = tuple(_F(math.exp(_EXP_CENTRE) / math.factorial(k)) for k in range(10))
@@ -81,6 +84,17 @@ def beam_constants(heads: np.ndarray, head_frame: np.ndarray, head_shape: np.nda
     spreads = 1.0 / np.asarray(head_shape, np.float64)[[1, 2, 4]]
     heads_ego = np.asarray(heads, np.float64).reshape(-1, 3) @ frame.T
     return np.concatenate([frame, spreads[None, :], heads_ego]).astype(np.float32)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def block_transmission(t, alpha, out):  # noqa: ANN001, ANN201
+    """``out[j] = exp(-alpha t[j])`` (Koschmieder transmission, float32) for a block of hit distances,
+    0 on a miss (t = inf) and below exp(-21) = 8e-10, where nothing shows through the fog."""
+    a = _F(-alpha)
+    for j in range(t.shape[0]):
+        x = max(a * t[j], _F(-21.0))
+        e = exp_neg(x)
+        out[j] = e if x > _F(-21.0) else _F(0.0)
 
 
 @nb.njit(cache=True, inline="always")
@@ -277,6 +291,8 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
         art = np.empty((ROWS, BLOCK), np.float32)
         if lights:
             block_irradiance(dirs[lo:hi], t[lo:hi], n[lo:hi], origin, lamps, lamp_radius, beam, head_shape, head_cd, art)
+        if alpha > 0.0:
+            block_transmission(t[lo:hi], alpha, art[_TRANSMISSION])
         for i in range(lo, hi):
             dx, dy, dz = dirs[i, 0], dirs[i, 1], dirs[i, 2]
             ti = t[i]
@@ -338,7 +354,7 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
                 g += veil * veil_tint[1]
                 b += veil * veil_tint[2]
             if alpha > 0.0:
-                tr = math.exp(np.float32(-alpha * ti)) if math.isfinite(ti) else 0.0
+                tr = art[_TRANSMISSION, i - lo]
                 r = r * tr + airlight[0] * (1.0 - tr)
                 g = g * tr + airlight[1] * (1.0 - tr)
                 b = b * tr + airlight[2] * (1.0 - tr)
