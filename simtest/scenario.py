@@ -23,6 +23,7 @@ replays the same episode exactly.
 from __future__ import annotations
 
 import ast
+import bisect
 import difflib
 import functools
 import math
@@ -333,22 +334,26 @@ class Motion:
             return self.length, 0.0
         return s, v
 
+    @functools.cached_property
+    def _polyline_floats(self) -> tuple[list[tuple[float, float]], list[float]]:
+        pts, cum = self._polyline
+        return [(float(x), float(y)) for x, y in pts], [float(c) for c in cum]
+
     def pose(self, s: float) -> tuple[float, float, float]:
         """World (x, y, yaw) at arc length ``s`` (clamped to the path)."""
-        pts, cum = self._polyline
+        pts, cum = self._polyline_floats  # plain floats: called for every actor in every frame
         if len(pts) == 1:
-            return float(pts[0, 0]), float(pts[0, 1]), self.yaw
+            return pts[0][0], pts[0][1], self.yaw
         s = min(max(s, 0.0), cum[-1])
-        i = int(np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(pts) - 2))
+        i = min(max(bisect.bisect_right(cum, s) - 1, 0), len(pts) - 2)
         # Skip zero-length segments for the heading.
         j = i
         while j < len(pts) - 2 and cum[j + 1] - cum[j] <= 0:
             j += 1
-        d = pts[j + 1] - pts[j]
         seg = cum[i + 1] - cum[i]
         u = 0.0 if seg <= 0 else (s - cum[i]) / seg
-        p = pts[i] + u * (pts[i + 1] - pts[i])
-        return float(p[0]), float(p[1]), float(math.atan2(d[1], d[0]))
+        (x0, y0), (x1, y1) = pts[i], pts[i + 1]
+        return x0 + u * (x1 - x0), y0 + u * (y1 - y0), math.atan2(pts[j + 1][1] - pts[j][1], pts[j + 1][0] - pts[j][0])
 
 
 @dataclass(frozen=True)
