@@ -97,6 +97,23 @@ def block_transmission(t, alpha, out):  # noqa: ANN001, ANN201
         out[j] = e if x > _F(-21.0) else _F(0.0)
 
 
+_FAR = _F(3e38)
+
+
+@nb.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "reassoc"})
+def _hit_box(x, y, z, hit):  # noqa: ANN001, ANN201
+    """Bounding box (x0, x1, y0, y1, z0, z1) of the points with ``hit > 0`` (x0 > x1 when none).
+    Minima and maxima of finite values in any order are exact: the flags let the compiler vectorise."""
+    x0 = y0 = z0 = _FAR
+    x1 = y1 = z1 = -_FAR
+    for j in range(x.shape[0]):
+        on = hit[j] > _F(0.0)
+        x0, x1 = min(x0, x[j] if on else _FAR), max(x1, x[j] if on else -_FAR)
+        y0, y1 = min(y0, y[j] if on else _FAR), max(y1, y[j] if on else -_FAR)
+        z0, z1 = min(z0, z[j] if on else _FAR), max(z1, z[j] if on else -_FAR)
+    return x0, x1, y0, y1, z0, z1
+
+
 @nb.njit(cache=True, inline="always")
 def _above_cut_off(x0, x1, y0, y1, z0, z1, beam, q, cutoff):  # noqa: ANN001, ANN201, PLR0913
     """Whether every point of the box [x0, x1] x [y0, y1] x [z0, z1] (world) lies above the cut-off of
@@ -122,28 +139,23 @@ def block_irradiance(dirs, t, n, origin, lamps, radius, beam, head_shape, head_c
     m = t.shape[0]
     x, y, z, nx, ny, nz, hit, w, h = s[0, :m], s[1, :m], s[2, :m], s[3, :m], s[4, :m], s[5, :m], s[6, :m], s[7, :m], s[8, :m]
     o0, o1, o2 = origin[0], origin[1], origin[2]
+    d, q3 = dirs.reshape(-1), n.reshape(-1)  # flat: the compiler then reads the (m, 3) rows as one stream
     for j in range(m):
         tj = t[j]
         hj = tj < np.inf
         tj = tj if hj else _F(0.0)
-        x[j] = o0 + dirs[j, 0] * tj
-        y[j] = o1 + dirs[j, 1] * tj
-        z[j] = o2 + dirs[j, 2] * tj
-        nx[j] = n[j, 0]
-        ny[j] = n[j, 1]
-        nz[j] = n[j, 2]
+        x[j] = o0 + d[3 * j] * tj
+        y[j] = o1 + d[3 * j + 1] * tj
+        z[j] = o2 + d[3 * j + 2] * tj
+        nx[j] = q3[3 * j]
+        ny[j] = q3[3 * j + 1]
+        nz[j] = q3[3 * j + 2]
         hit[j] = _F(1.0) if hj else _F(0.0)
         w[j] = _F(0.0)
         h[j] = _F(0.0)
     # the block's bounding box over its hits: lamps outside it by more than the radius add exactly 0
-    x0 = y0 = z0 = np.inf
-    x1 = y1 = z1 = -np.inf
-    for j in range(m):
-        if hit[j] > 0:
-            x0, x1 = min(x0, x[j]), max(x1, x[j])
-            y0, y1 = min(y0, y[j]), max(y1, y[j])
-            z0, z1 = min(z0, z[j]), max(z1, z[j])
-    if x0 == np.inf:  # no hit in the block
+    x0, x1, y0, y1, z0, z1 = _hit_box(x, y, z, hit)
+    if x0 > x1:  # no hit in the block
         return
     r = _F(radius)
     for q in range(lamps.shape[0]):
