@@ -298,15 +298,18 @@ class Motion:
     yaw: float = 0.0
 
     @functools.cached_property
-    def _polyline(self) -> tuple[np.ndarray, np.ndarray]:
+    def _polyline(self) -> tuple[list[tuple[float, float]], list[float]]:
+        """Path vertices and cumulative arc length, as plain floats (poses are evaluated for every
+        actor in every frame)."""
         pts = np.asarray(self.path, dtype=np.float64)
         seg = np.hypot(*np.diff(pts, axis=0).T) if len(pts) > 1 else np.zeros(0)
-        return pts, np.concatenate([[0.0], np.cumsum(seg)])
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        return [(float(x), float(y)) for x, y in pts], [float(c) for c in cum]
 
     @property
     def length(self) -> float:
         """Path length in metres."""
-        return float(self._polyline[1][-1])
+        return self._polyline[1][-1]
 
     def distance(self, t: float, start: float | None) -> tuple[float, float]:
         """Arc length (m) and speed (m/s) at time ``t`` for a motion that starts at ``start`` (None = never)."""
@@ -334,14 +337,9 @@ class Motion:
             return self.length, 0.0
         return s, v
 
-    @functools.cached_property
-    def _polyline_floats(self) -> tuple[list[tuple[float, float]], list[float]]:
-        pts, cum = self._polyline
-        return [(float(x), float(y)) for x, y in pts], [float(c) for c in cum]
-
     def pose(self, s: float) -> tuple[float, float, float]:
         """World (x, y, yaw) at arc length ``s`` (clamped to the path)."""
-        pts, cum = self._polyline_floats  # plain floats: called for every actor in every frame
+        pts, cum = self._polyline
         if len(pts) == 1:
             return pts[0][0], pts[0][1], self.yaw
         s = min(max(s, 0.0), cum[-1])

@@ -75,7 +75,7 @@ class LidarRenderer:
         self._dirs_key: bytes | None = None
         self._dirs_world = self.dirs_lidar
         self._rays = np.empty((len(self.dirs_lidar), 6), np.float32)  # reused from frame to frame
-        self._dirs_ego = (self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)).astype(np.float32)
+        self._dirs_ego = self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
 
     def render(

@@ -4,8 +4,8 @@ A RaycastingScene cannot move meshes, so the scene is rebuilt every frame from
 two geometries: the merged static world (geometry 0) and all actors merged
 (geometry 1). Per-triangle arrays map a hit to its material and its actor.
 Listing every intersection along a ray answers "which actors would this ray
-cross if nothing occluded them" for the visible-fraction ground truth. ``ray_log``, when
-given a list, records the scene and every batch of rays cast, as
+cross if nothing occluded them" for the visible-fraction ground truth.
+``ray_log``, when given a list, records the scene and every batch of rays cast, as
 ``("scene", FrameScene)`` and ``(kind, rays)`` with kind ``cast``, ``occlusion``
 or ``list`` (for the benchmark's bare-Embree reference).
 """
@@ -66,7 +66,6 @@ class FrameScene:
         self._material_of = np.concatenate([static.materials, actors.materials]).astype(np.int32)
         self._actor_of = np.concatenate([np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32)])
         self._actor_tri = actor_of_triangle.astype(np.int32)
-        self._actors = actors
         if actors.num_triangles:
             self.scene.add_triangles(_tensor(actors.vertices), _tensor(actors.triangles))
 
@@ -99,9 +98,9 @@ class FrameScene:
 
     def unoccluded_actor_counts(self, rays: np.ndarray, num_actors: int) -> np.ndarray:
         """How many of ``rays`` cross each actor when every other surface is ignored (num_actors,):
-        every intersection along each ray is listed, and the actors' counted once per ray."""
+        every intersection along each ray is listed, and each actor crossed counts once per ray."""
         counts = np.zeros(num_actors, np.int64)
-        if not self._actors.num_triangles or not len(rays):
+        if not len(self._actor_tri) or not len(rays):
             return counts
         if self.ray_log is not None:
             self.ray_log.append(("list", rays))

@@ -118,9 +118,9 @@ def _hit_box(x, y, z, hit):  # noqa: ANN001, ANN201
 def _above_cut_off(x0, x1, y0, y1, z0, z1, beam, q, cutoff):  # noqa: ANN001, ANN201, PLR0913
     """Whether every point of the box [x0, x1] x [y0, y1] x [z0, z1] (world) lies above the cut-off of
     headlight ``q`` (sine of the elevation >= ``cutoff`` > 0), for level ego axes: its lowest height
-    over the lamp, over its farthest corner's distance, already clears the cut-off (with a margin
+    over the headlight, over its farthest corner's distance, already clears the cut-off (with a margin
     for float32 rounding), so the beam adds exactly nothing there."""
-    hx = beam[0, 0] * beam[4 + q, 0] + beam[1, 0] * beam[4 + q, 1]  # the lamp in world axes
+    hx = beam[0, 0] * beam[4 + q, 0] + beam[1, 0] * beam[4 + q, 1]  # the headlight in world axes
     hy = beam[0, 1] * beam[4 + q, 0] + beam[1, 1] * beam[4 + q, 1]
     rise = z0 - beam[4 + q, 2]
     dx = max(abs(x0 - hx), abs(x1 - hx))
@@ -283,9 +283,9 @@ def shade_pixels(  # noqa: PLR0913 - one fused pass needs every input
 
     ``sunlit`` is ``max(n . s, 0)`` times the shadow-ray visibility; ``albedo_px`` (N, 3) overrides the
     material albedo when it has N rows (textured patches); ``lamps`` (K, 3) and the low beams
-    (``beam`` from :func:`.artificial_light.beam_constants`, ``head_shape`` = (sine of the peak
+    (``beam`` from :func:`beam_constants`, ``head_shape`` = (sine of the peak
     elevation, horizontal spread as a tangent, vertical spread, cut-off and cut-off softness as
-    sines of the elevation)) light the hits through :func:`.artificial_light.block_irradiance`,
+    sines of the elevation)) light the hits through :func:`block_irradiance`,
     evaluated per block of pixels; ``veil_e`` > 0 adds veiling glare; ``alpha`` is the extinction
     coefficient (1/m) and ``airlight`` the fog radiance.
     """
