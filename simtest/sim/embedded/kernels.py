@@ -87,16 +87,32 @@ def mean_log_luminance(image, stride, luma, floor):  # noqa: ANN001, ANN201
     return total / (rows * cols)
 
 
-@nb.njit(cache=True, parallel=True)
+_ENCODE_BLOCK = 4096
+"""Values per block of :func:`encode_pixels`: its table indices (16 kB) stay in the L1 cache."""
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz"})
 def encode_pixels(radiance, gain, inv_white2, lut, out):  # noqa: ANN001, ANN201
-    """uint8 ``out`` (N, 3) from ``radiance`` (N, 3): gain, extended Reinhard, sRGB table."""
-    top = lut.shape[0] - 1
-    for i in nb.prange(radiance.shape[0]):
-        for c in range(3):
-            x = radiance[i, c] * gain
-            y = x * (1.0 + x * inv_white2) / (1.0 + x)
-            k = int(y * top)
-            out[i, c] = lut[min(max(k, 0), top)]
+    """uint8 ``out`` (N, 3) from float32 ``radiance`` (N, 3): gain, extended Reinhard, sRGB table.
+
+    Per block, the table indices are computed in one float32 pass that the compiler vectorises
+    (the no-NaN/no-inf flags allow vector min/max; radiance is finite), then looked up in a
+    second pass: fused in one loop, the lookup kept the arithmetic scalar (2-3 times slower)."""
+    src, dst = radiance.reshape(-1), out.reshape(-1)
+    n = src.shape[0]
+    top = np.float32(lut.shape[0] - 1)
+    g, iw, one, zero = np.float32(gain), np.float32(inv_white2), np.float32(1.0), np.float32(0.0)
+    for blk in nb.prange((n + _ENCODE_BLOCK - 1) // _ENCODE_BLOCK):
+        lo = blk * _ENCODE_BLOCK
+        m = min(_ENCODE_BLOCK, n - lo)
+        x_in, y_out = src[lo:lo + m], dst[lo:lo + m]
+        k = np.empty(_ENCODE_BLOCK, np.uint32)
+        for j in range(m):
+            x = x_in[j] * g
+            y = x * (one + x * iw) / (one + x)
+            k[j] = np.uint32(min(max(y * top, zero), top))
+        for j in range(m):
+            y_out[j] = lut[k[j]]
 
 
 @nb.njit(cache=True, parallel=True)
