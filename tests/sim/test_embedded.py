@@ -109,6 +109,30 @@ def _render_one(world_mesh, materials, conditions, spec, T_world_from_ego, actor
                                        np.random.default_rng(0))
 
 
+def test_a_scene_centred_far_from_the_world_origin_casts_the_same_hits():
+    # a wall 10 m ahead of a sensor 30 km from the world's origin: in world float32 coordinates
+    # positions there are 2 mm apart; centred on the sensor, rays and hits are exact
+    far = np.array([30000.0, -12000.0, 0.0])
+    wall = box((far[0] + 10.25, far[1], 2.0), (0.5, 8.0, 4.0), material=3)
+    ground = ground_strips(far[0] - 50, far[0] + 50, far[1] - 50, far[1] + 50, 0.0, material=0)
+    world = merge([wall, ground])
+    dirs = np.array([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.8, 0.0, -0.6]], np.float32)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    sensor = far + [0.0, 0.0, 1.5]
+    centred = FrameScene(world, EMPTY, np.zeros(0, np.int32), origin=sensor)
+    hits = centred.cast(np.hstack([np.zeros((3, 3), np.float32), dirs]))
+    assert hits.t[0] == pytest.approx(10.0, abs=1e-5)  # the wall's near face
+    assert not np.isfinite(hits.t[1])  # misses the wall and the ground: sky
+    assert hits.t[2] == pytest.approx(2.5, abs=1e-5)  # the ground, 1.5 m below
+    assert list(hits.material) == [3, -1, 0]
+    hit_world = centred.to_world(np.array([0.0, 0.0, 0.0]) + dirs[[0, 2]] * hits.t[[0, 2], None])
+    assert hit_world == pytest.approx(np.array([far + [10.0, 0, 1.5], far + [2.0, 0, 0]]), abs=1e-4)
+    uncentred = FrameScene(world, EMPTY, np.zeros(0, np.int32))
+    world_hits = uncentred.cast(np.hstack([np.tile(sensor.astype(np.float32), (3, 1)), dirs]))
+    assert list(world_hits.material) == [3, -1, 0]
+    assert world_hits.t[[0, 2]] == pytest.approx(hits.t[[0, 2]], abs=5e-3)  # same hits, coarser
+
+
 def test_black_target_at_the_optical_range_has_five_percent_contrast():
     vis = 80.0
     scen = parse_scenario(f"""

@@ -86,9 +86,12 @@ class _Episode:
     index: int = 0
 
 
-def _ego_transform(scenario: Scenario, t: float) -> np.ndarray:
+def _ego_transform(scenario: Scenario, t: float, centre: np.ndarray | None = None) -> np.ndarray:
+    """The ego's pose at time ``t``: T_world_from_ego, or relative to the world point ``centre``
+    (a frame's scene coordinates)."""
     s = scenario.ego_state(t)
-    return make_transform(rotation_z(s.yaw), (s.x, s.y, 0.0))
+    cx, cy, cz = (0.0, 0.0, 0.0) if centre is None else centre
+    return make_transform(rotation_z(s.yaw), (s.x - cx, s.y - cy, -cz))
 
 
 class EmbeddedSimulator:
@@ -193,8 +196,13 @@ class EmbeddedSimulator:
         ego = self._ego_state(scen, t, T_world_from_ego)
         states = scen.actor_states(t)
         placed, patch_frame = ep.patches.attach(ep.actors.place(states), states)
-        scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log)
-        lights = self._light_rig(ep, T_world_from_ego)
+        # the scene is centred on the ego (world axes): the sensors' rays keep their origins
+        centre = T_world_from_ego[:3, 3].copy()
+        T_scene_from_ego = T_world_from_ego.copy()
+        T_scene_from_ego[:3, 3] = 0.0
+        scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log,
+                           origin=centre)
+        lights = self._light_rig(ep, T_scene_from_ego, centre)
         n = len(scen.actors)
         ids = actor_ids(scen.actors)
         id_of_actor = np.append(ids, 0).astype(np.int32)
@@ -206,7 +214,7 @@ class EmbeddedSimulator:
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_CAMERA, ci]))
             surf = ep.surf if renderer.spec.shadows == ep.surf.shadows else SurfaceParams(
                 ep.surf.materials, ep.surf.wetness, ep.surf.snow_cover, renderer.spec.shadows)
-            render = renderer.render(scene, T_world_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed,
+            render = renderer.render(scene, T_scene_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed,
                                      patches=patch_frame)
             cameras[name] = Camera(render.image, renderer.K, renderer.T_ego_from_cam, timestamp=t)
             instances[name] = kernels.instance_map(render.actor, id_of_actor)  # actor -1 -> 0
@@ -218,8 +226,8 @@ class EmbeddedSimulator:
         counts = np.zeros(n, np.int64)
         for li, (name, renderer) in enumerate(self.lidars.items()):
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_LIDAR, li]))
-            out = renderer.render(scene, lambda tt: _ego_transform(scen, tt), t, ep.materials, ep.conditions, rng,
-                                  ids, ep.surf.snow_cover)
+            out = renderer.render(scene, lambda tt: _ego_transform(scen, tt, centre), t, ep.materials,
+                                  ep.conditions, rng, ids, ep.surf.snow_cover)
             lidars[name] = out.lidar
             counts += out.actor_points
         objects = frame_objects(scen.actors, placed.boxes, placed.velocities, T_world_from_ego, ego.speed,
@@ -244,13 +252,14 @@ class EmbeddedSimulator:
             acceleration=(after.speed - before.speed) / span,
         )
 
-    def _light_rig(self, ep: _Episode, T_world_from_ego: np.ndarray) -> LightRig:
+    def _light_rig(self, ep: _Episode, T_scene_from_ego: np.ndarray, centre: np.ndarray) -> LightRig:
+        """The frame's street lamps and headlights in scene coordinates (world axes about ``centre``)."""
         c = ep.conditions
-        lamps = ep.world.lamps if c.street_lights else np.zeros((0, 3), np.float32)
+        lamps = (ep.world.lamps - centre).astype(np.float32) if c.street_lights else np.zeros((0, 3), np.float32)
         if c.headlights:
-            pos = np.array(HEADLIGHT_POS) @ T_world_from_ego[:3, :3].T + T_world_from_ego[:3, 3]
+            pos = np.array(HEADLIGHT_POS) @ T_scene_from_ego[:3, :3].T + T_scene_from_ego[:3, 3]
             heads = pos.astype(np.float32)
         else:
             heads = np.zeros((0, 3), np.float32)
-        frame = T_world_from_ego[:3, :3].T.astype(np.float32)
+        frame = T_scene_from_ego[:3, :3].T.astype(np.float32)
         return LightRig(lamps=lamps, lamp_cd=LAMP_CD, headlights=heads, headlight_frame=frame)

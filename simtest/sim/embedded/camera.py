@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CameraRender:
     """One rendered camera: the uint8 image, linear radiance (H, W, 3) before exposure
-    (cd/m^2), the world rays (H*W, 6), first hits, and the actor index per pixel (H, W), -1 for none."""
+    (cd/m^2), the rays (H*W, 6) in scene coordinates, first hits, and the actor index per pixel (H, W), -1 for none."""
 
     image: np.ndarray
     rays: np.ndarray
@@ -49,33 +49,33 @@ class CameraRenderer:
         d = np.stack([(u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1], np.ones_like(u)], -1)
         d /= np.linalg.norm(d, axis=-1, keepdims=True)
         self.dirs_cam = d.reshape(-1, 3).astype(np.float32)
-        self._dirs_key: bytes | None = None
-        self._dirs_world = self.dirs_cam
+        self._pose_key: bytes | None = None
+        self._dirs_scene = self.dirs_cam
         self._rays = np.empty((0, 6), np.float32)
         half_w, half_h = math.atan(spec.width / 2 / self.K[0, 0]), math.atan(spec.height / 2 / self.K[1, 1])
         self.half_diagonal = math.atan(math.hypot(math.tan(half_w), math.tan(half_h)))
 
-    def world_rays(self, T_world_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def scene_rays(self, T_scene_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(rays (H*W, 6) as origin + unit direction, the directions (H*W, 3) contiguous, origin (3,),
-        optical axis (3,)) in the world frame. The arrays are reused from frame to frame."""
-        T = T_world_from_ego @ self.T_ego_from_cam
+        optical axis (3,)) in the frame's scene coordinates (world axes about the ego's position,
+        :class:`.scene.FrameScene`). The arrays are reused from frame to frame and rewritten only
+        when the camera's pose in that frame changes (the ego turns)."""
+        T = T_scene_from_ego @ self.T_ego_from_cam
         R = T[:3, :3].astype(np.float32)
         origin = T[:3, 3].astype(np.float32)
-        key = R.tobytes()
-        if self._dirs_key != key:  # the ego's heading changed: rotate the pixel directions again
-            self._dirs_world = self.dirs_cam @ R.T
+        key = R.tobytes() + origin.tobytes()
+        if self._pose_key != key:
             if len(self._rays) != len(self.dirs_cam):
                 self._rays = np.empty((len(self.dirs_cam), 6), np.float32)
-            write_rays(self._rays, origin, self._dirs_world)
-            self._dirs_key = key
-        else:
-            write_rays(self._rays, origin, None)
-        return self._rays, self._dirs_world, origin, R[:, 2]
+            self._dirs_scene = self.dirs_cam @ R.T
+            write_rays(self._rays, origin, self._dirs_scene)
+            self._pose_key = key
+        return self._rays, self._dirs_scene, origin, R[:, 2]
 
     def render(
         self,
         scene: FrameScene,
-        T_world_from_ego: np.ndarray,
+        T_scene_from_ego: np.ndarray,
         light: Lighting,
         lights: LightRig,
         surf: SurfaceParams,
@@ -84,9 +84,10 @@ class CameraRenderer:
         ego_speed: float = 0.0,
         patches: PatchFrame | None = None,
     ) -> CameraRender:
-        """Cast, shade and expose one image."""
+        """Cast, shade and expose one image; ``T_scene_from_ego`` is the ego's pose in the scene's
+        coordinates (world axes, origin at the scene's origin)."""
         h, w = self.spec.height, self.spec.width
-        rays, dirs, origin, axis = self.world_rays(T_world_from_ego)
+        rays, dirs, origin, axis = self.scene_rays(T_scene_from_ego)
         hits = scene.cast(rays, dirs)
         glare = None
         if light.sun_up and axis @ light.sun_dir > math.cos(self.half_diagonal):

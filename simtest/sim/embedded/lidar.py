@@ -72,8 +72,7 @@ class LidarRenderer:
         self.column = np.tile(np.arange(n), spec.beams)
         # firing time of each column relative to the frame time (s, <= 0)
         self.column_time = -(1.0 - frac) / spec.rotation_hz
-        self._dirs_key: bytes | None = None
-        self._dirs_world = self.dirs_lidar
+        self._pose_key: bytes | None = None  # the pose the rays were written for (None: distorted)
         self._rays = np.empty((len(self.dirs_lidar), 6), np.float32)  # reused from frame to frame
         self._dirs_ego = self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
@@ -89,21 +88,22 @@ class LidarRenderer:
         object_ids: np.ndarray,
         snow_cover: float = 0.0,
     ) -> LidarRender:
-        """One sweep at frame time ``t``; ``pose_at(time)`` gives T_world_from_ego (4x4) at any time;
+        """One sweep at frame time ``t``; ``pose_at(time)`` gives the ego's pose (4x4) in the scene's
+        coordinates (:class:`.scene.FrameScene`) at any time;
         ``object_ids`` (int64) are the actors' object ids, by actor index."""
         spec = self.spec
         rays = self._rays
         if spec.motion_distortion:
             origins, dirs = self._distorted_rays(pose_at, t)
             write_rays(rays, origins, dirs)
-        else:
+            self._pose_key = None
+        else:  # rays rewritten only when the sensor's pose in the scene changes (the ego turns)
             T = pose_at(t) @ self.T_ego_from_lidar
-            R = T[:3, :3].astype(np.float32)
-            dirs = None  # same directions as last frame: only the origin moves
-            if self._dirs_key != R.tobytes():  # the heading changed: rotate the beam pattern again
-                dirs = self._dirs_world = self.dirs_lidar @ R.T
-                self._dirs_key = R.tobytes()
-            write_rays(rays, T[:3, 3].astype(np.float32), dirs)
+            R, origin = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
+            key = R.tobytes() + origin.tobytes()
+            if self._pose_key != key:
+                write_rays(rays, origin, self.dirs_lidar @ R.T)
+                self._pose_key = key
         hits = scene.cast(rays)
         ranges, apparent = kernels.lidar_returns(
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),

@@ -3,6 +3,11 @@
 A RaycastingScene cannot move meshes, so the scene is rebuilt every frame from
 two geometries: the merged static world (geometry 0) and all actors merged
 (geometry 1). Per-triangle arrays map a hit to its material and its actor.
+The scene's coordinates are the world's axes about a per-frame ``origin``
+(the ego's position): vertices are moved by ``-origin`` once, when the scene is
+built, so the sensors' rays, whose origins then stay fixed relative to the
+ego, need not be rewritten every frame, and float32 positions keep their
+precision near the ego whatever the world coordinates.
 Listing every intersection along a ray answers "which actors would this ray
 cross if nothing occluded them" for the visible-fraction ground truth.
 ``ray_log``, when given a list, records the scene and every batch of rays cast, as
@@ -26,7 +31,7 @@ SURFACE_OFFSET = 0.02  # m, secondary rays start this far off the surface
 
 @dataclass(frozen=True)
 class Hits:
-    """First hits of a batch of rays (all in the world frame).
+    """First hits of a batch of rays (in the scene's coordinates: world axes about its origin).
 
     ``t`` is the distance along the (unit) ray, ``inf`` on a miss; ``normal`` the
     triangle normal turned towards the ray's origin; ``material`` the material id
@@ -49,13 +54,21 @@ def _tensor(a: np.ndarray):  # noqa: ANN202 - an open3d.core.Tensor
 
 
 class FrameScene:
-    """Static world + actors of one frame, ready to cast rays."""
+    """Static world + actors of one frame, ready to cast rays.
+
+    ``origin`` (3,): the world point at the scene's (0, 0, 0) (default the world's origin); rays
+    and hits are in scene coordinates, world minus ``origin`` (:meth:`to_world` converts points).
+    ``static`` and ``actors`` keep the meshes as cast, in scene coordinates.
+    """
 
     def __init__(self, static: Mesh, actors: Mesh, actor_of_triangle: np.ndarray, nthreads: int = 0,
-                 ray_log: list[tuple[str, Any]] | None = None) -> None:
+                 ray_log: list[tuple[str, Any]] | None = None, origin: np.ndarray | None = None) -> None:
         o3d = import_open3d()
         self.nthreads = nthreads
         self.ray_log = ray_log
+        self.origin = np.zeros(3) if origin is None else np.asarray(origin, np.float64).reshape(3)
+        if self.origin.any():
+            static, actors = _moved(static, -self.origin), _moved(actors, -self.origin)
         self.static, self.actors, self.actor_of_triangle = static, actors, actor_of_triangle
         if ray_log is not None:
             ray_log.append(("scene", self))
@@ -68,6 +81,10 @@ class FrameScene:
         self._actor_tri = actor_of_triangle.astype(np.int32)
         if actors.num_triangles:
             self.scene.add_triangles(_tensor(actors.vertices), _tensor(actors.triangles))
+
+    def to_world(self, points: np.ndarray) -> np.ndarray:
+        """World coordinates of scene ``points`` (N, 3)."""
+        return points + self.origin
 
     def cast(self, rays: np.ndarray, dirs: np.ndarray | None = None) -> Hits:
         """First hits of ``rays`` (N, 6) float32: origin xyz, unit direction xyz.
@@ -110,6 +127,10 @@ class FrameScene:
 
 
 _NO_DIRECTIONS = np.zeros((0, 3), np.float32)
+
+
+def _moved(mesh: Mesh, shift: np.ndarray) -> Mesh:
+    return Mesh((mesh.vertices + shift).astype(np.float32), mesh.triangles, mesh.materials)
 
 
 def rays_from(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:

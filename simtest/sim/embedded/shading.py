@@ -61,9 +61,10 @@ HEADLIGHT_SHAPE = np.array(
 
 @dataclass(frozen=True)
 class LightRig:
-    """Artificial light of one frame (world frame): lamp heads (K, 3) with their intensity
-    straight down (cd), headlight positions (H, 3), the ego's rotation ``headlight_frame``
-    (3x3, ego axes as rows: world -> ego) and the peak intensity (cd)."""
+    """Artificial light of one frame (in the frame's scene coordinates: world axes about the scene's
+    origin): lamp heads (K, 3) with their intensity straight down (cd), headlight positions (H, 3),
+    the ego's rotation ``headlight_frame`` (3x3, ego axes as rows: world -> ego) and the peak
+    intensity (cd)."""
 
     lamps: np.ndarray
     lamp_cd: float
@@ -113,7 +114,8 @@ def shade(
     extinction: float = 0.0,
     glare: tuple[float, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Radiance (N, 3) along unit world rays ``dirs`` (N, 3) from ``origin``: surfaces where they hit, sky
+    """Radiance (N, 3) along unit rays ``dirs`` (N, 3) from ``origin`` (scene coordinates, world axes):
+    surfaces where they hit, sky
     elsewhere, then veiling ``glare`` (illuminance at the lens, tint; see :func:`glare_source`) and the
     atmosphere's ``extinction`` (1/m) with the light's airlight.
 
@@ -132,7 +134,8 @@ def shade(
     albedo_px = np.zeros((0, 3), np.float32)
     if patches is not None:
         albedo_px = surf.albedo.take(mat, axis=0)
-        patches.apply_albedo(albedo_px, mat, origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None])
+        points = origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None]
+        patches.apply_albedo(albedo_px, mat, scene.to_world(points))
     lamps = rig.lamps[np.linalg.norm(rig.lamps - origin, axis=1) < LAMP_REACH] if len(rig.lamps) else rig.lamps
     veil_e, veil_tint = glare if glare is not None else (0.0, np.zeros(3, np.float32))
     m = surf.materials
