@@ -98,16 +98,34 @@ def test_sun_rays_and_shade_out_match_numpy():
     assert sunlit.tobytes() == ref.tobytes()
 
 
-def test_composite_cover_matches_the_numpy_blend():
-    rng = np.random.default_rng(1)
-    image = rng.uniform(0, 3000, (40, 30, 3)).astype(np.float32)
-    cover = np.where(rng.random((40, 30)) < 0.5, 0.0, rng.random((40, 30))).astype(np.float32)
+def test_draw_particles_blends_coverage_in_any_order_and_touches_only_covered_pixels():
     bright = np.array([900.0, 950.0, 1000.0], np.float32)
-    ref = image.copy()
-    ref *= (1.0 - cover)[..., None]
-    ref += cover[..., None] * bright[None, None, :]
-    kernels.composite_cover(image, cover, bright)
-    assert image.tobytes() == ref.tobytes()
+    # one-pixel particles: two on pixel (v=5, u=10) cover 1 - (1 - 0.3)(1 - 0.5) = 0.65 of it
+    x0, y0 = np.array([10.5, 10.5, 14.5]), np.array([5.5, 5.5, 5.5])
+    radius, alpha, dots = np.full(3, 0.3), np.array([0.3, 0.5, 0.5]), np.zeros(3, bool)
+    image = np.zeros((20, 30, 3), np.float32)
+    kernels.draw_particles(image, x0, y0, x0, y0, radius, alpha, dots, bright)
+    cover = image[..., 0] / bright[0]
+    assert cover[5, 10] == pytest.approx(0.65, rel=1e-6) and cover[5, 14] == pytest.approx(0.5, rel=1e-6)
+    assert np.count_nonzero(cover) == 2
+    assert image[..., 2] / bright[2] == pytest.approx(cover, rel=1e-6)
+    # many streaks and discs over a textured image: the order does not matter, untouched pixels stay
+    rng = np.random.default_rng(1)
+    n = 300
+    base = rng.uniform(0, 3000, (60, 80, 3)).astype(np.float32)
+    x0, y0 = rng.uniform(-5, 85, n), rng.uniform(-5, 65, n)
+    args = (x0, y0, x0 + rng.uniform(-3, 3, n), y0 + rng.uniform(0, 20, n), rng.uniform(0.2, 2.5, n),
+            rng.uniform(0.05, 0.9, n), rng.random(n) < 0.3)
+    forward, backward = base.copy(), base.copy()
+    kernels.draw_particles(forward, *args, bright)
+    kernels.draw_particles(backward, *(a[::-1].copy() for a in args), bright)
+    assert backward == pytest.approx(forward, rel=1e-5)
+    touched = (forward != base).any(-1)
+    assert 0.1 < touched.mean() < 0.9
+    empty = tuple(a[:0] for a in args)
+    untouched = base.copy()
+    kernels.draw_particles(untouched, *empty, bright)
+    assert untouched.tobytes() == base.tobytes()
 
 
 def test_lidar_points_gathers_detected_returns_in_ray_order():

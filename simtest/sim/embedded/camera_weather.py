@@ -13,8 +13,8 @@ functions the lidar weather uses. The mix itself runs per pixel in
 near part of the view frustum are drawn from a Poisson process with the
 distribution's number density; each is motion-blurred into a streak of length
 ``v_fall * exposure_time`` (Atlas et al. 1973 terminal velocity for rain, ~1 m/s
-for snow) and blends in with its sub-pixel coverage ``D f / z`` (rasterised in
-:func:`.kernels.draw_particles`).
+for snow) and blends in with its sub-pixel coverage ``D f / z`` (rasterised and
+blended, pixel by pixel, in :func:`.kernels.draw_particles`).
 """
 
 from __future__ import annotations
@@ -98,9 +98,8 @@ def draw_particles(
         drift = ego_speed * EXPOSURE_TIME * (px - K[0, 2]) / z  # px, apparent flow from ego motion
         radius = dia * 1e-3 * fx / (2 * z)
         alpha = np.minimum(1.0, 2 * radius * scale) * (0.25 if kind == "rain" else 0.9)
-        cover = np.zeros((h, w), np.float32)
         dots = (length < 2 * radius + 1) if kind == "snow" else np.zeros(count, bool)
-        kernels.draw_particles(cover, px, py, px + drift, py + length, radius, np.minimum(alpha, 1.0), dots)
-        kernels.composite_cover(image, cover, np.asarray(brightness, np.float32))
+        kernels.draw_particles(image, px, py, px + drift, py + length, radius, np.minimum(alpha, 1.0), dots,
+                               np.asarray(brightness, np.float32))
         drawn += count
     return drawn

@@ -166,12 +166,22 @@ def lidar_returns(t, normal, rays, material, reflectivity, snow_ok, snow_cover, 
     return ranges, apparent
 
 
+@nb.njit(cache=True, inline="always")
+def _blend(image, v, u, c, brightness):  # noqa: ANN001, ANN201
+    keep = np.float32(1.0) - c
+    for ch in range(3):
+        image[v, u, ch] = image[v, u, ch] * keep + c * brightness[ch]
+
+
 @nb.njit(cache=True)
-def draw_particles(cover, x0, y0, x1, y1, radius, alpha, dots):  # noqa: ANN001, ANN201
-    """Composite particles into the coverage image ``cover`` (H, W): streaks from (x0, y0) to
-    (x1, y1) of width ``2 radius`` (at least one pixel), or discs of ``radius`` where ``dots``;
-    each with opacity ``alpha``. Overlaps combine as ``1 - (1 - a)(1 - b)`` (order-free)."""
-    h, w = cover.shape
+def draw_particles(image, x0, y0, x1, y1, radius, alpha, dots, brightness):  # noqa: ANN001, ANN201
+    """Blend particles of radiance ``brightness`` (3,) into the float32 radiance ``image`` (H, W, 3)
+    in place: streaks from (x0, y0) to (x1, y1) of width ``2 radius`` (at least one pixel), or discs
+    of ``radius`` where ``dots``; each covers its pixels with opacity ``alpha`` (times the disc's
+    sub-pixel coverage). All particles share one radiance, so blending them one after another,
+    ``L <- L (1 - c) + c b``, leaves ``L0 prod(1 - c) + b (1 - prod(1 - c))``: the same in any order
+    (up to float rounding), and only the covered pixels are touched."""
+    h, w = image.shape[0], image.shape[1]
     for k in range(x0.shape[0]):
         a = alpha[k]
         if dots[k]:
@@ -180,7 +190,8 @@ def draw_particles(cover, x0, y0, x1, y1, radius, alpha, dots):  # noqa: ANN001,
                 for u in range(max(int(x0[k] - r - 1), 0), min(int(x0[k] + r + 2), w)):
                     d = math.hypot(u + 0.5 - x0[k], v + 0.5 - y0[k])
                     c = a * min(max(r + 0.5 - d, 0.0), 1.0)
-                    cover[v, u] = 1.0 - (1.0 - cover[v, u]) * (1.0 - c)
+                    if c > 0.0:
+                        _blend(image, v, u, np.float32(c), brightness)
             continue
         dx, dy = x1[k] - x0[k], y1[k] - y0[k]
         steps = max(int(max(abs(dx), abs(dy))) + 1, 1)
@@ -194,22 +205,7 @@ def draw_particles(cover, x0, y0, x1, y1, radius, alpha, dots):  # noqa: ANN001,
             for j in range(width):
                 u = u0 + j - width // 2
                 if 0 <= u < w:
-                    cover[v, u] = 1.0 - (1.0 - cover[v, u]) * (1.0 - a)
-
-
-@nb.njit(cache=True, parallel=True)
-def composite_cover(image, cover, brightness):  # noqa: ANN001, ANN201
-    """``image (H, W, 3) = image * (1 - cover) + cover * brightness`` in place, in float32 like the
-    NumPy expression: particles of coverage ``cover`` (H, W) and radiance ``brightness`` (3,)."""
-    one = np.float32(1.0)
-    for v in nb.prange(image.shape[0]):
-        for u in range(image.shape[1]):
-            c = cover[v, u]
-            if c == 0.0:  # x * 1 + 0 * b == x exactly (b finite)
-                continue
-            keep = one - c
-            for ch in range(3):
-                image[v, u, ch] = image[v, u, ch] * keep + c * brightness[ch]
+                    _blend(image, v, u, np.float32(a), brightness)
 
 
 @nb.njit(cache=True, parallel=True)
