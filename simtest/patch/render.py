@@ -200,7 +200,7 @@ def capture_views(
 
 def _capture(recorder: _RecordingCamera, frame: PatchFrame) -> tuple[torch.Tensor, tuple[Segment, ...]] | None:
     zero, one = _UVProbe(frame, 0.0), _UVProbe(frame, 1.0)
-    r0 = recorder.rerender(zero).radiance.reshape(-1, 3)
+    r0 = recorder.rerender(zero).radiance.reshape(-1, 3).copy()  # the next render reuses the buffer
     r1 = recorder.rerender(one).radiance.reshape(-1, 3)
     segments = []
     for (q, idx, uv), (_, idx1, _) in zip(zero.hits, one.hits):

@@ -82,9 +82,11 @@ def test_sun_rays_and_shade_out_match_numpy():
     dot = n[:, 0] * sun[0] + n[:, 1] * sun[1] + n[:, 2] * sun[2]
     ref = np.maximum(dot, np.float32(0.0))  # NaN propagates, as in np.maximum
     ref_lit = np.flatnonzero((ref > 0) & np.isfinite(t))
-    _, lit_only, no_rays = shading_kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), False)
+    buffers = (np.empty(npx, np.float32), np.empty(npx, np.int64), np.empty((npx, 6), np.float32))
+    _, lit_only, no_rays = shading_kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), False, *buffers)
     assert np.array_equal(lit_only, ref_lit) and no_rays.shape == (0, 6)
-    sunlit, lit, rays = shading_kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), True)
+    sunlit, lit, rays = shading_kernels.sun_rays(dirs, t, n, origin, sun, np.float32(0.02), True, *buffers)
+    assert all(np.shares_memory(a, b) for a, b in zip((sunlit, lit, rays), buffers))
     assert sunlit.dtype == np.float32 and np.array_equal(sunlit, ref, equal_nan=True)
     assert lit.dtype == np.int64 and np.array_equal(lit, ref_lit)
     i = ref_lit

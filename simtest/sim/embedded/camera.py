@@ -19,7 +19,7 @@ from simtest.sim.embedded.camera_weather import draw_particles, extinction
 from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
 from simtest.sim.embedded.lighting import Lighting
 from simtest.sim.embedded.scene import FrameScene, Hits, rays_from, write_rays
-from simtest.sim.embedded.shading import LightRig, SurfaceParams, glare_source, shade
+from simtest.sim.embedded.shading import LightRig, ShadeBuffers, SurfaceParams, glare_source, shade
 
 if TYPE_CHECKING:
     from simtest.sim.embedded.patches import PatchFrame
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CameraRender:
     """One rendered camera: the uint8 image, linear radiance (H, W, 3) before exposure
-    (cd/m^2), the rays (H*W, 6) in scene coordinates, first hits, and the actor index per pixel (H, W), -1 for none."""
+    (cd/m^2), the rays (H*W, 6) in scene coordinates, first hits, and the actor index per pixel (H, W), -1 for none.
+    The radiance and rays are the renderer's buffers: its next render overwrites them."""
 
     image: np.ndarray
     rays: np.ndarray
@@ -51,6 +52,7 @@ class CameraRenderer:
         self.dirs_cam = d.reshape(-1, 3).astype(np.float32)
         self._pose_key: bytes | None = None
         self._dirs_scene = self.dirs_cam
+        self._buffers = ShadeBuffers.for_pixels(len(self.dirs_cam))
         self._rays = np.empty((0, 6), np.float32)
         half_w, half_h = math.atan(spec.width / 2 / self.K[0, 0]), math.atan(spec.height / 2 / self.K[1, 1])
         self.half_diagonal = math.atan(math.hypot(math.tan(half_w), math.tan(half_h)))
@@ -94,7 +96,7 @@ class CameraRenderer:
             if not scene.occluded(rays_from(origin, light.sun_dir[None, :]))[0]:
                 glare = glare_source(light, axis, self.half_diagonal)
         radiance = shade(scene, hits, origin, dirs, light, lights, surf, patches,
-                         extinction=extinction(conditions), glare=glare)
+                         extinction=extinction(conditions), glare=glare, buffers=self._buffers)
         image = radiance.reshape(h, w, 3)
         if conditions.rain_rate > 0 or conditions.snowfall_rate > 0:
             brightness = 0.8 * light.airlight + 0.2 * light.horizon_rgb

@@ -12,7 +12,8 @@ Listing every intersection along a ray answers "which actors would this ray
 cross if nothing occluded them" for the visible-fraction ground truth.
 ``ray_log``, when given a list, records the scene and every batch of rays cast, as
 ``("scene", FrameScene)`` and ``(kind, rays)`` with kind ``cast``, ``occlusion``
-or ``list`` (for the benchmark's bare-Embree reference).
+or ``list`` (for the benchmark's bare-Embree reference); the rays may be views of a renderer's
+buffers, valid until its next frame.
 """
 
 from __future__ import annotations

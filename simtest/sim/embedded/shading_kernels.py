@@ -211,13 +211,15 @@ output does not depend on the thread count)."""
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def sun_rays(dirs, t, n, origin, sun_dir, offset, shadows):  # noqa: ANN001, ANN201 - numba kernel
-    """Sun-facing hits and their shadow rays, in two passes over the pixels.
+def sun_rays(dirs, t, n, origin, sun_dir, offset, shadows, sunlit, lit_buf, rays_buf):  # noqa: ANN001, ANN201, PLR0913
+    """Sun-facing hits and their shadow rays, in two passes over the pixels, written into the
+    caller's buffers (``sunlit`` (N,) float32, ``lit_buf`` (>= N,) int64, ``rays_buf`` (>= N, 6)
+    float32, or (0, 6) without shadows), which a renderer keeps from frame to frame.
 
-    Returns ``sunlit`` (N,) float32 = ``max(n . s, 0)`` (NaN kept, as ``np.maximum``), the indices
-    ``lit`` (int64, in order) of the pixels that hit a surface (``t`` finite) facing the sun, and
-    one shadow ray (len(lit), 6) per lit pixel: from the hit point nudged ``offset`` m along the
-    normal, towards the sun (none, shape (0, 6), unless ``shadows``).
+    Returns ``sunlit`` = ``max(n . s, 0)`` (NaN kept, as ``np.maximum``), the indices ``lit``
+    (int64, in order) of the pixels that hit a surface (``t`` finite) facing the sun, and one
+    shadow ray (len(lit), 6) per lit pixel: from the hit point nudged ``offset`` m along the
+    normal, towards the sun (none, shape (0, 6), unless ``shadows``); both views of the buffers.
 
     The first pass (``sunlit`` and each chunk's count) is written over slices of the chunk with
     selects instead of branches, so the compiler vectorises it (4 times faster than per pixel
@@ -225,7 +227,6 @@ def sun_rays(dirs, t, n, origin, sun_dir, offset, shadows):  # noqa: ANN001, ANN
     """
     npx = t.shape[0]
     nchunks = (npx + _CHUNK - 1) // _CHUNK
-    sunlit = np.empty(npx, np.float32)
     counts = np.zeros(nchunks + 1, np.int64)
     sx, sy, sz = sun_dir[0], sun_dir[1], sun_dir[2]
     nf, df = n.reshape(-1), dirs.reshape(-1)
@@ -242,8 +243,8 @@ def sun_rays(dirs, t, n, origin, sun_dir, offset, shadows):  # noqa: ANN001, ANN
             count += np.int32(s > zero) & np.int32(tc[j] <= finite)
         counts[c + 1] = count
     start = np.cumsum(counts)
-    lit = np.empty(start[nchunks], np.int64)
-    rays = np.empty((start[nchunks] if shadows else 0, 6), np.float32)
+    lit = lit_buf[:start[nchunks]]
+    rays = rays_buf[:start[nchunks] if shadows else 0]
     rf = rays.reshape(-1)
     off = _F(offset)
     for c in nb.prange(nchunks):
