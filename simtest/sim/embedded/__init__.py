@@ -91,7 +91,7 @@ def _ego_transform(scenario: Scenario, t: float, centre: np.ndarray | None = Non
     (a frame's scene coordinates)."""
     s = scenario.ego_state(t)
     cx, cy, cz = (0.0, 0.0, 0.0) if centre is None else centre
-    return make_transform(rotation_z(s.yaw), (s.x - cx, s.y - cy, -cz))
+    return make_transform(rotation_z(s.yaw), (s.x - cx, s.y - cy, 0.0 - cz))
 
 
 class EmbeddedSimulator:
@@ -198,8 +198,7 @@ class EmbeddedSimulator:
         placed, patch_frame = ep.patches.attach(ep.actors.place(states), states)
         # the scene is centred on the ego (world axes): the sensors' rays keep their origins
         centre = T_world_from_ego[:3, 3].copy()
-        T_scene_from_ego = T_world_from_ego.copy()
-        T_scene_from_ego[:3, 3] = 0.0
+        T_scene_from_ego = _ego_transform(scen, t, centre)
         scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log,
                            origin=centre)
         lights = self._light_rig(ep, T_scene_from_ego, centre)

@@ -18,7 +18,7 @@ from simtest.sim.base import CameraSpec, Conditions
 from simtest.sim.embedded.camera_weather import draw_particles, extinction
 from simtest.sim.embedded.exposure import encode, exposure_gain, metered_key
 from simtest.sim.embedded.lighting import Lighting
-from simtest.sim.embedded.scene import FrameScene, Hits, rays_from, write_rays
+from simtest.sim.embedded.scene import FrameScene, Hits, SensorRays, rays_from
 from simtest.sim.embedded.shading import LightRig, ShadeBuffers, SurfaceParams, glare_source, shade
 
 if TYPE_CHECKING:
@@ -50,29 +50,17 @@ class CameraRenderer:
         d = np.stack([(u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1], np.ones_like(u)], -1)
         d /= np.linalg.norm(d, axis=-1, keepdims=True)
         self.dirs_cam = d.reshape(-1, 3).astype(np.float32)
-        self._pose_key: bytes | None = None
-        self._dirs_scene = self.dirs_cam
+        self._rays = SensorRays(self.dirs_cam)
         self._buffers = ShadeBuffers.for_pixels(len(self.dirs_cam))
-        self._rays = np.empty((0, 6), np.float32)
         half_w, half_h = math.atan(spec.width / 2 / self.K[0, 0]), math.atan(spec.height / 2 / self.K[1, 1])
         self.half_diagonal = math.atan(math.hypot(math.tan(half_w), math.tan(half_h)))
 
     def scene_rays(self, T_scene_from_ego: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(rays (H*W, 6) as origin + unit direction, the directions (H*W, 3) contiguous, origin (3,),
         optical axis (3,)) in the frame's scene coordinates (world axes about the ego's position,
-        :class:`.scene.FrameScene`). The arrays are reused from frame to frame and rewritten only
-        when the camera's pose in that frame changes (the ego turns)."""
-        T = T_scene_from_ego @ self.T_ego_from_cam
-        R = T[:3, :3].astype(np.float32)
-        origin = T[:3, 3].astype(np.float32)
-        key = R.tobytes() + origin.tobytes()
-        if self._pose_key != key:
-            if len(self._rays) != len(self.dirs_cam):
-                self._rays = np.empty((len(self.dirs_cam), 6), np.float32)
-            self._dirs_scene = self.dirs_cam @ R.T
-            write_rays(self._rays, origin, self._dirs_scene)
-            self._pose_key = key
-        return self._rays, self._dirs_scene, origin, R[:, 2]
+        :class:`.scene.FrameScene`), reused from frame to frame (:class:`.scene.SensorRays`)."""
+        R, origin = self._rays.at(T_scene_from_ego @ self.T_ego_from_cam)
+        return self._rays.rays, self._rays.dirs, origin, R[:, 2]
 
     def render(
         self,

@@ -210,13 +210,11 @@ def draw_particles(image, x0, y0, x1, y1, radius, alpha, dots, brightness):  # n
 
 @nb.njit(cache=True, parallel=True)
 def write_rays(rays, origin, dirs):  # noqa: ANN001, ANN201
-    """Fill rays (N, 6) with the one ``origin`` (3,) and, when ``dirs`` has N rows, the directions (N, 3)."""
-    with_dirs = dirs.shape[0] == rays.shape[0]
+    """Fill rays (N, 6) with the one ``origin`` (3,) and the directions ``dirs`` (N, 3)."""
     for i in nb.prange(rays.shape[0]):
         for c in range(3):
             rays[i, c] = origin[c]
-            if with_dirs:
-                rays[i, 3 + c] = dirs[i, c]
+            rays[i, 3 + c] = dirs[i, c]
 
 
 @nb.njit(cache=True, parallel=True)

@@ -38,7 +38,7 @@ from perturbations.xp import draw_seed
 from simtest.sim.base import Conditions, LidarSpec
 from simtest.sim.embedded import kernels
 from simtest.sim.embedded.materials import MaterialArrays
-from simtest.sim.embedded.scene import FrameScene, write_rays
+from simtest.sim.embedded.scene import FrameScene, SensorRays, write_rays
 from simtest.types import Lidar
 
 BACKGROUND, WEATHER = -1, -2
@@ -72,8 +72,7 @@ class LidarRenderer:
         self.column = np.tile(np.arange(n), spec.beams)
         # firing time of each column relative to the frame time (s, <= 0)
         self.column_time = -(1.0 - frac) / spec.rotation_hz
-        self._pose_key: bytes | None = None  # the pose the rays were written for (None: distorted)
-        self._rays = np.empty((len(self.dirs_lidar), 6), np.float32)  # reused from frame to frame
+        self._rays = SensorRays(self.dirs_lidar)
         self._dirs_ego = self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
 
@@ -92,18 +91,13 @@ class LidarRenderer:
         coordinates (:class:`.scene.FrameScene`) at any time;
         ``object_ids`` (int64) are the actors' object ids, by actor index."""
         spec = self.spec
-        rays = self._rays
+        rays = self._rays.rays
         if spec.motion_distortion:
             origins, dirs = self._distorted_rays(pose_at, t)
             write_rays(rays, origins, dirs)
-            self._pose_key = None
-        else:  # rays rewritten only when the sensor's pose in the scene changes (the ego turns)
-            T = pose_at(t) @ self.T_ego_from_lidar
-            R, origin = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
-            key = R.tobytes() + origin.tobytes()
-            if self._pose_key != key:
-                write_rays(rays, origin, self.dirs_lidar @ R.T)
-                self._pose_key = key
+            self._rays.forget()
+        else:
+            self._rays.at(pose_at(t) @ self.T_ego_from_lidar)
         hits = scene.cast(rays)
         ranges, apparent = kernels.lidar_returns(
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),

@@ -141,20 +141,40 @@ def rays_from(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
     return rays
 
 
-def write_rays(rays: np.ndarray, origins: np.ndarray, directions: np.ndarray | None) -> None:
-    """Write origins (N, 3) or one origin (3,), and unit directions (N, 3) unless None, into ``rays`` (N, 6)."""
+def write_rays(rays: np.ndarray, origins: np.ndarray, directions: np.ndarray) -> None:
+    """Write origins (N, 3) or one origin (3,), and unit directions (N, 3), into ``rays`` (N, 6)."""
     if np.ndim(origins) == 1:  # one origin: a compiled pass
-        dirs = _NO_DIRECTIONS if directions is None else np.asarray(directions, np.float32)
-        kernels.write_rays(rays, np.asarray(origins, np.float32), dirs)
-    else:
-        set_columns(rays, origins, directions)
-
-
-def set_columns(rays: np.ndarray, origins: np.ndarray | None, directions: np.ndarray | None) -> None:
-    """Write origins and/or directions into rays (N, 6) column by column (several times faster
-    than assigning a strided (N, 3) block)."""
-    for c in range(3):
-        if origins is not None:
+        kernels.write_rays(rays, np.asarray(origins, np.float32), np.asarray(directions, np.float32))
+    else:  # column by column: several times faster than assigning a strided (N, 3) block
+        for c in range(3):
             rays[:, c] = origins[..., c]
-        if directions is not None:
             rays[:, 3 + c] = directions[:, c]
+
+
+class SensorRays:
+    """A sensor's rays (N, 6) in a frame's scene coordinates, from its fixed unit directions
+    ``dirs_sensor`` (N, 3) in its own frame. The scene is centred on the ego, so the rays stay the
+    same from frame to frame: they are rewritten only when the sensor's pose in the scene changes
+    (the ego turns), or after a caller wrote other rays into ``rays`` and called :meth:`forget`."""
+
+    def __init__(self, dirs_sensor: np.ndarray) -> None:
+        self.dirs_sensor = dirs_sensor
+        self.rays = np.empty((len(dirs_sensor), 6), np.float32)
+        self.dirs = dirs_sensor
+        """The directions in scene coordinates (N, 3), contiguous."""
+        self._key: bytes | None = None
+
+    def at(self, T_scene_from_sensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Make ``rays`` and ``dirs`` those of the pose (4x4); returns its rotation (3x3) and origin (3,), float32."""
+        R = T_scene_from_sensor[:3, :3].astype(np.float32)
+        origin = T_scene_from_sensor[:3, 3].astype(np.float32)
+        key = R.tobytes() + origin.tobytes()
+        if self._key != key:
+            self.dirs = self.dirs_sensor @ R.T
+            write_rays(self.rays, origin, self.dirs)
+            self._key = key
+        return R, origin
+
+    def forget(self) -> None:
+        """``rays`` were overwritten: the next :meth:`at` writes them again."""
+        self._key = None
