@@ -14,10 +14,13 @@ the timed frames); the timed episode then runs ``--warmup`` frames before
 ``--frames`` timed ones. ``--threads`` sets the kernels' thread count
 (:func:`simtest.sim.embedded.set_threads`; default: all cores).
 ``--all-conditions`` runs each of clear noon, night, heavy rain and dense fog
-in its own process (so peak memory is per condition) and prints one table.
+in its own process (so peak memory is per condition) and prints one table;
+``--repeat N`` runs that round N times (the conditions interleaved, so a change
+in the machine's load hits all of them) and prints each condition's median and
+range over the runs: on a shared machine one run's ratio moves by 5-10 %.
 
     OPENBLAS_NUM_THREADS=1 python tools/bench/simulator.py [--scenario NAME] [--conditions PRESET] [--frames N]
-    OPENBLAS_NUM_THREADS=1 python tools/bench/simulator.py --all-conditions [--threads N]
+    OPENBLAS_NUM_THREADS=1 python tools/bench/simulator.py --all-conditions [--threads N] [--repeat N]
 """
 
 from __future__ import annotations
@@ -134,20 +137,31 @@ def print_one(m: dict[str, object], threads: int) -> None:
         print(f"{name:<{w0}}  {value:>{w1}}  {note}")
 
 
-def print_table(results: list[dict[str, object]], threads: int) -> None:
-    print(f"scenario {results[0]['scenario']}, kernel threads {threads}, {os.cpu_count()} cores "
-          "(median over the timed frames; CPU ms over all threads, the cast's including its scene build; "
-          "load average at the end of each run)")
-    head = ("conditions", "frame ms", "cast ms", "frame/cast", "fps", "peak MiB", "frame CPU", "cast CPU", "load")
+def _median(ms: list[dict[str, object]], key: str) -> float:
+    return statistics.median(float(m[key]) for m in ms)
+
+
+def print_table(runs: list[list[dict[str, object]]], threads: int) -> None:
+    """One row per condition: medians over the runs, and the range of frame/cast when there are several."""
+    first = runs[0]
+    print(f"scenario {first[0]['scenario']}, kernel threads {threads}, {os.cpu_count()} cores, {len(runs)} run(s) "
+          "(per run, medians over its timed frames; then the median over the runs; CPU ms over all threads, "
+          "the cast's including its scene build; load average at the end of the last run)")
+    head = ("conditions", "frame ms", "cast ms", "frame/cast", "range", "fps", "peak MiB", "frame CPU", "cast CPU",
+            "load")
     print("  ".join(f"{h:>10}" for h in head))
-    for m in results:
-        f, b = float(m["frame"]), float(m["bare"])
-        cells = (m["conditions"], f"{f * 1e3:.1f}", f"{b * 1e3:.1f}", f"{f / b:.2f} x", f"{1 / f:.1f}",
-                 f"{float(m['peak_mib']):.0f}", f"{float(m['frame_cpu']) * 1e3:.1f}",
-                 f"{float(m['bare_cpu']) * 1e3:.1f}", f"{float(m['load']):.2f}")
-        print("  ".join(f"{c:>10}" for c in cells))
-    worst = max(float(m["frame"]) / float(m["bare"]) for m in results)
-    slowest = max(float(m["frame"]) for m in results)
+    worst, slowest = 0.0, 0.0
+    for c in range(len(first)):
+        ms = [run[c] for run in runs]
+        frame, bare = _median(ms, "frame"), _median(ms, "bare")
+        ratios = [float(m["frame"]) / float(m["bare"]) for m in ms]
+        ratio = statistics.median(ratios)
+        worst, slowest = max(worst, ratio), max(slowest, frame)
+        cells = (first[c]["conditions"], f"{frame * 1e3:.1f}", f"{bare * 1e3:.1f}", f"{ratio:.2f} x",
+                 f"{min(ratios):.2f}-{max(ratios):.2f}", f"{1 / frame:.1f}",
+                 f"{max(float(m['peak_mib']) for m in ms):.0f}", f"{_median(ms, 'frame_cpu') * 1e3:.1f}",
+                 f"{_median(ms, 'bare_cpu') * 1e3:.1f}", f"{float(ms[-1]['load']):.2f}")
+        print("  ".join(f"{x:>10}" for x in cells))
     print(f"worst frame/cast {worst:.2f} x (target <= 1.5 x {verdict(worst <= 1.5)}), "
           f"slowest {1 / slowest:.1f} fps (target >= 12 {verdict(1 / slowest >= 12)})")
 
@@ -162,19 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="kernel threads (0 = all cores)")
     ap.add_argument("--cold", action="store_true", help="no earlier episode: actor poses are built while timed")
+    ap.add_argument("--repeat", type=int, default=1, help="with --all-conditions: rounds over the conditions")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args(argv)
     threads = set_threads(args.threads if args.threads > 0 else os.cpu_count() or 1)
 
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
     if args.all_conditions:
-        results = []
-        for cond in ALL_CONDITIONS:
-            cmd = [sys.executable, __file__, "--json", "--scenario", args.scenario, "--conditions", cond,
-                   "--frames", str(args.frames), "--warmup", str(args.warmup), "--seed", str(args.seed),
-                   "--threads", str(threads)] + (["--cold"] if args.cold else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            results.append(json.loads(out.strip().splitlines()[-1]))
-        print_table(results, threads)
+        runs = []
+        for _ in range(args.repeat):
+            results = []
+            for cond in ALL_CONDITIONS:
+                cmd = [sys.executable, __file__, "--json", "--scenario", args.scenario, "--conditions", cond,
+                       "--frames", str(args.frames), "--warmup", str(args.warmup), "--seed", str(args.seed),
+                       "--threads", str(threads)] + (["--cold"] if args.cold else [])
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                results.append(json.loads(out.strip().splitlines()[-1]))
+            runs.append(results)
+        print_table(runs, threads)
         return 0
     m = measure(args.scenario, args.conditions, args.frames, args.warmup, args.seed, args.cold)
     if args.json:
