@@ -38,7 +38,7 @@ from perturbations.xp import draw_seed
 from simtest.sim.base import Conditions, LidarSpec
 from simtest.sim.embedded import kernels
 from simtest.sim.embedded.materials import MaterialArrays
-from simtest.sim.embedded.scene import FrameScene, SensorRays, write_rays
+from simtest.sim.embedded.scene import FrameScene, SensorRays
 from simtest.types import Lidar
 
 BACKGROUND, WEATHER = -1, -2
@@ -91,13 +91,11 @@ class LidarRenderer:
         coordinates (:class:`.scene.FrameScene`) at any time;
         ``object_ids`` (int64) are the actors' object ids, by actor index."""
         spec = self.spec
-        rays = self._rays.rays
         if spec.motion_distortion:
-            origins, dirs = self._distorted_rays(pose_at, t)
-            write_rays(rays, origins, dirs)
-            self._rays.forget()
+            rays = self._rays.write(*self._distorted_rays(pose_at, t))
         else:
             self._rays.at(pose_at(t) @ self.T_ego_from_lidar)
+            rays = self._rays.rays
         hits = scene.cast(rays)
         ranges, apparent = kernels.lidar_returns(
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),

@@ -155,7 +155,7 @@ class SensorRays:
     """A sensor's rays (N, 6) in a frame's scene coordinates, from its fixed unit directions
     ``dirs_sensor`` (N, 3) in its own frame. The scene is centred on the ego, so the rays stay the
     same from frame to frame: they are rewritten only when the sensor's pose in the scene changes
-    (the ego turns), or after a caller wrote other rays into ``rays`` and called :meth:`forget`."""
+    (the ego turns), or after :meth:`write` put other rays (per-ray origins) in the buffer."""
 
     def __init__(self, dirs_sensor: np.ndarray) -> None:
         self.dirs_sensor = dirs_sensor
@@ -175,6 +175,9 @@ class SensorRays:
             self._key = key
         return R, origin
 
-    def forget(self) -> None:
-        """``rays`` were overwritten: the next :meth:`at` writes them again."""
+    def write(self, origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """Write rays of their own origins (N, 3) and directions (N, 3) into the buffer (a lidar's
+        sweep under motion distortion) and return it; the next :meth:`at` writes the pose's rays again."""
+        write_rays(self.rays, origins, directions)
         self._key = None
+        return self.rays
