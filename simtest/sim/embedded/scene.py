@@ -79,7 +79,7 @@ class FrameScene:
         self._num_static = static.num_triangles
         self._material_of = np.concatenate([static.materials, actors.materials]).astype(np.int32)
         self._actor_of = np.concatenate([np.full(static.num_triangles, -1, np.int32), actor_of_triangle.astype(np.int32)])
-        self._actor_tri = actor_of_triangle.astype(np.int32)
+        self._actor_tri = self._actor_of[self._num_static:]  # the actors' triangles (a view)
         if actors.num_triangles:
             self.scene.add_triangles(_tensor(actors.vertices), _tensor(actors.triangles))
 
