@@ -3,6 +3,8 @@ same frames whatever the thread count or the episodes run before."""
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -48,6 +50,17 @@ def test_frames_are_byte_identical_with_one_or_two_threads(small_rig, restore_th
     assert set_threads(2) == 2 and get_threads() == 2
     two = episode(small_rig, scenario, conditions, 3, seed=4)
     assert one == two
+
+
+def test_start_workers_leaves_the_environment_as_it_found_it(monkeypatch):
+    """The spin count is set only while OpenMP starts (other runtimes keep their own); a user's is kept."""
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    kernels.start_workers()
+    assert "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("GOMP_SPINCOUNT", "5")
+    kernels.start_workers()
+    assert os.environ["GOMP_SPINCOUNT"] == "5"
 
 
 def test_set_threads_clamps_and_rejects_non_integers(restore_threads):

@@ -122,7 +122,7 @@ class EmbeddedSimulator:
             dict(ground_truth) if ground_truth is not None else None, where="sim.ground_truth")
         self.nthreads = int(nthreads)
         optics = lidar_optics if lidar_optics is not None else LidarOptics()
-        start_workers()  # the kernels' threads, idle without spinning
+        start_workers()  # the kernels' threads, spinning only briefly when idle
         self.cameras = {name: CameraRenderer(spec) for name, spec in self.rig.cameras.items()}
         self.lidars = {name: LidarRenderer(spec, optics) for name, spec in self.rig.lidars.items()}
         self._episode: _Episode | None = None
