@@ -18,6 +18,7 @@ was received. Arrays are not copied; treat them as read-only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -72,21 +73,23 @@ def _check_length(owner: str, n: int, **arrays: np.ndarray) -> None:
             raise ValueError(f"{owner}.{name}: expected length {n} to match the other fields, got {a.shape[0]}")
 
 
-_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
-_LAST_ROW_TOL = 1e-8 + 1e-5 * _LAST_ROW  # np.allclose's default tolerances
-_ORTHONORMAL_TOL = 1e-5 + 1e-5 * np.eye(3)  # np.allclose(R @ R.T, I, atol=1e-5)
-
-
 def _check_transform(owner: str, name: str, T: Any) -> None:
-    # Frames carry several transforms each: the tolerances are precomputed and the determinant of
-    # the 3x3 block written out, which keeps the check at a few microseconds.
-    _check_array(owner, name, T, (4, 4), "f", finite=True)
-    if (np.abs(T[3] - _LAST_ROW) > _LAST_ROW_TOL).any():
-        raise ValueError(f"{owner}.{name}: last row of a rigid transform must be [0, 0, 0, 1], got {T[3].tolist()}")
-    R = T[:3, :3]
-    (a, b, c), (d, e, f), (g, h, i) = R.tolist()
-    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
-    if (np.abs(R @ R.T - np.eye(3)) > _ORTHONORMAL_TOL).any() or det < 0:
+    # Frames carry several transforms each: after the array checks, the 16 numbers are checked as
+    # Python floats (finite, last row [0, 0, 0, 1], proper rotation: R R^T = I within np.allclose's
+    # tolerances for atol=1e-5, and det R >= 0), a few microseconds with no NumPy call per check.
+    _check_array(owner, name, T, (4, 4), "f")
+    rows = T.tolist()
+    if not all(math.isfinite(x) for row in rows for x in row):
+        bad = np.argwhere(~np.isfinite(T))[0].tolist()
+        raise ValueError(f"{owner}.{name}: contains NaN or infinite values (first at index {bad})")
+    if abs(rows[3][0]) > 1e-8 or abs(rows[3][1]) > 1e-8 or abs(rows[3][2]) > 1e-8 or abs(rows[3][3] - 1.0) > 1e-5 + 1e-8:
+        raise ValueError(f"{owner}.{name}: last row of a rigid transform must be [0, 0, 0, 1], got {rows[3]}")
+    (a, b, c, _), (d, e, f, _), (g, h, i, _) = rows[:3]
+    proper = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g) >= 0
+    for p, q in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)):  # R R^T is symmetric
+        dot = rows[p][0] * rows[q][0] + rows[p][1] * rows[q][1] + rows[p][2] * rows[q][2]
+        proper = proper and abs(dot - (p == q)) <= 1e-5 + 1e-5 * (p == q)
+    if not proper:
         raise ValueError(f"{owner}.{name}: upper-left 3x3 block is not a proper rotation matrix")
 
 
@@ -354,15 +357,15 @@ class Objects:
             raise ValueError(f"{o}.ids: object ids must be unique within a frame, got {self.ids.tolist()}")
         # Optional per-object columns get defaults so downstream code never sees None.
         defaults = {
-            "velocities": np.zeros((n, 2)),
-            "visible_fraction": np.ones(n),
-            "lidar_points": np.zeros(n, np.int64),
-            "in_path": np.zeros(n, bool),
-            "critical": np.zeros(n, bool),
+            "velocities": lambda: np.zeros((n, 2)),
+            "visible_fraction": lambda: np.ones(n),
+            "lidar_points": lambda: np.zeros(n, np.int64),
+            "in_path": lambda: np.zeros(n, bool),
+            "critical": lambda: np.zeros(n, bool),
         }
         for name, default in defaults.items():
             if getattr(self, name) is None:
-                object.__setattr__(self, name, default)
+                object.__setattr__(self, name, default())
         _check_array(o, "velocities", self.velocities, (n, 2), "f", finite=True)
         _check_array(o, "visible_fraction", self.visible_fraction, (n,), "f", finite=True)
         vf = self.visible_fraction

@@ -83,6 +83,10 @@ class _Episode:
     light: Lighting
     surf: SurfaceParams
     patches: EpisodePatches
+    ids: np.ndarray
+    """The actors' object ids (int64), by actor index."""
+    id_of_actor: np.ndarray
+    """``ids`` then 0 (int32): the object id of an actor index, 0 for index -1 (no actor)."""
     index: int = 0
 
 
@@ -178,10 +182,12 @@ class EmbeddedSimulator:
             snow_cover=min(1.0, conditions.snowfall_rate / SNOW_COVER_RATE),
             shadows=True,
         )
+        ids = actor_ids(scenario.actors)
         self._episode = _Episode(
             scenario=scenario, conditions=conditions, seed=seed, world=world, materials=table,
             actors=ActorLibrary(scenario.actors, len(MATERIALS) + len(world.materials), self._actor_meshes),
-            light=daylight(conditions), surf=surf, patches=worn,
+            light=daylight(conditions), surf=surf, patches=worn, ids=ids,
+            id_of_actor=np.append(ids, 0).astype(np.int32),
         )
 
     def step(self) -> Frame:
@@ -203,8 +209,6 @@ class EmbeddedSimulator:
                            origin=centre)
         lights = self._light_rig(ep, T_scene_from_ego, centre)
         n = len(scen.actors)
-        ids = actor_ids(scen.actors)
-        id_of_actor = np.append(ids, 0).astype(np.int32)
         boxes_ego_for_vis = None
         cameras: dict[str, Camera] = {}
         instances: dict[str, np.ndarray] = {}
@@ -216,7 +220,7 @@ class EmbeddedSimulator:
             render = renderer.render(scene, T_scene_from_ego, ep.light, lights, surf, ep.conditions, rng, ego.speed,
                                      patches=patch_frame)
             cameras[name] = Camera(render.image, renderer.K, renderer.T_ego_from_cam, timestamp=t)
-            instances[name] = kernels.instance_map(render.actor, id_of_actor)  # actor -1 -> 0
+            instances[name] = kernels.instance_map(render.actor, ep.id_of_actor)  # actor -1 -> 0
             if n:
                 if boxes_ego_for_vis is None:
                     boxes_ego_for_vis = transform_boxes(invert_transform(T_world_from_ego), placed.boxes)
@@ -226,7 +230,7 @@ class EmbeddedSimulator:
         for li, (name, renderer) in enumerate(self.lidars.items()):
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_LIDAR, li]))
             out = renderer.render(scene, lambda tt: _ego_transform(scen, tt, centre), t, ep.materials,
-                                  ep.conditions, rng, ids, ep.surf.snow_cover)
+                                  ep.conditions, rng, ep.ids, ep.surf.snow_cover)
             lidars[name] = out.lidar
             counts += out.actor_points
         objects = frame_objects(scen.actors, placed.boxes, placed.velocities, T_world_from_ego, ego.speed,

@@ -39,7 +39,7 @@ def metered_key(radiance: np.ndarray, stride: int = 4) -> float:
 
 def exposure_gain(key: float) -> float:
     """Gain that maps the key to middle grey, limited to the camera's range."""
-    return MIDDLE_GREY / float(np.clip(key, MIN_METERED, MAX_METERED))
+    return MIDDLE_GREY / min(max(float(key), MIN_METERED), MAX_METERED)
 
 
 def encode(radiance: np.ndarray, gain: float) -> np.ndarray:

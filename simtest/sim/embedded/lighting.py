@@ -69,7 +69,7 @@ class Lighting:
     overcast: float
     airlight: np.ndarray
 
-    @property
+    @functools.cached_property
     def sun_up(self) -> bool:
         return bool(self.sun_dir[2] > 0 and self.sun_rgb.max() > 0)
 
