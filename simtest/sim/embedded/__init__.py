@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from perturbations.lidar.weather import LidarOptics
-from simtest.scenario import Scenario, load_scenario
+from simtest.scenario import MoverState, Scenario, load_scenario
 from simtest.sim.base import PRESETS, Conditions, SensorRig
 from simtest.sim.embedded.actors import ActorLibrary, MeshCache
 from simtest.sim.embedded.camera import CameraRenderer
@@ -90,11 +90,10 @@ class _Episode:
     index: int = 0
 
 
-def _ego_transform(scenario: Scenario, t: float, centre: np.ndarray | None = None) -> np.ndarray:
-    """The ego's pose at time ``t``: T_world_from_ego, or relative to the world point ``centre``
-    (a frame's scene coordinates)."""
+def _ego_transform(scenario: Scenario, t: float, centre: np.ndarray) -> np.ndarray:
+    """The ego's pose at time ``t`` relative to the world point ``centre`` (a frame's scene coordinates)."""
     s = scenario.ego_state(t)
-    cx, cy, cz = (0.0, 0.0, 0.0) if centre is None else centre
+    cx, cy, cz = centre
     return make_transform(rotation_z(s.yaw), (s.x - cx, s.y - cy, 0.0 - cz))
 
 
@@ -198,13 +197,15 @@ class EmbeddedSimulator:
         k = ep.index
         t = k * self.dt
         scen = ep.scenario
-        T_world_from_ego = _ego_transform(scen, t)
-        ego = self._ego_state(scen, t, T_world_from_ego)
+        now = scen.ego_state(t)
+        T_world_from_ego = make_transform(rotation_z(now.yaw), (now.x, now.y, 0.0))
+        ego = self._ego_state(scen, t, T_world_from_ego, now)
         states = scen.actor_states(t)
         placed, patch_frame = ep.patches.attach(ep.actors.place(states), states)
         # the scene is centred on the ego (world axes): the sensors' rays keep their origins
         centre = T_world_from_ego[:3, 3].copy()
-        T_scene_from_ego = _ego_transform(scen, t, centre)
+        T_scene_from_ego = T_world_from_ego.copy()
+        T_scene_from_ego[:3, 3] = 0.0  # the ego at the scene's origin (as _ego_transform(scen, t, centre))
         scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log,
                            origin=centre)
         lights = self._light_rig(ep, T_scene_from_ego, centre)
@@ -243,9 +244,9 @@ class EmbeddedSimulator:
         )
 
     # -- helpers --------------------------------------------------------------
-    def _ego_state(self, scen: Scenario, t: float, T_world_from_ego: np.ndarray) -> EgoState:
+    def _ego_state(self, scen: Scenario, t: float, T_world_from_ego: np.ndarray, now: MoverState) -> EgoState:
+        """The ego's state at ``t``, whose pose and kinematic state are ``T_world_from_ego`` and ``now``."""
         h = 0.05
-        now = scen.ego_state(t)
         before, after = scen.ego_state(max(t - h, 0.0)), scen.ego_state(t + h)
         span = t + h - max(t - h, 0.0)
         return EgoState(
