@@ -210,7 +210,7 @@ class EmbeddedSimulator:
                            origin=centre)
         lights = self._light_rig(ep, T_scene_from_ego, centre)
         n = len(scen.actors)
-        boxes_ego_for_vis = None
+        boxes_ego = transform_boxes(invert_transform(T_world_from_ego), placed.boxes) if n else np.zeros((0, 7))
         cameras: dict[str, Camera] = {}
         instances: dict[str, np.ndarray] = {}
         visible = np.zeros(n)
@@ -223,9 +223,7 @@ class EmbeddedSimulator:
             cameras[name] = Camera(render.image, renderer.K, renderer.T_ego_from_cam, timestamp=t)
             instances[name] = kernels.instance_map(render.actor, ep.id_of_actor)  # actor -1 -> 0
             if n:
-                if boxes_ego_for_vis is None:
-                    boxes_ego_for_vis = transform_boxes(invert_transform(T_world_from_ego), placed.boxes)
-                visible = np.maximum(visible, visible_fractions(renderer, render, scene, boxes_ego_for_vis))
+                visible = np.maximum(visible, visible_fractions(renderer, render, scene, boxes_ego))
         lidars = {}
         counts = np.zeros(n, np.int64)
         for li, (name, renderer) in enumerate(self.lidars.items()):
@@ -234,7 +232,7 @@ class EmbeddedSimulator:
                                   ep.conditions, rng, ep.ids, ep.surf.snow_cover)
             lidars[name] = out.lidar
             counts += out.actor_points
-        objects = frame_objects(scen.actors, placed.boxes, placed.velocities, T_world_from_ego, ego.speed,
+        objects = frame_objects(scen.actors, boxes_ego, placed.velocities, T_world_from_ego, ego.speed,
                                 ego.yaw_rate, visible, counts, self.path_config)
         ep.index += 1
         return Frame(

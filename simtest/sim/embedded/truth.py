@@ -21,7 +21,7 @@ from simtest.sim.embedded import kernels
 from simtest.sim.embedded.camera import CameraRender, CameraRenderer
 from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.ground_truth import PathConfig, path_flags
-from simtest.types import CLASSES, Objects, box_corners, invert_transform, project_points, transform_boxes
+from simtest.types import CLASSES, Objects, box_corners, project_points
 
 
 def actor_ids(actors: Sequence[ActorSpec]) -> np.ndarray:
@@ -71,7 +71,7 @@ def visible_fractions(renderer: CameraRenderer, render: CameraRender, scene: Fra
 
 def frame_objects(
     actors: Sequence[ActorSpec],
-    boxes_world: np.ndarray,
+    boxes: np.ndarray,
     velocities_world: np.ndarray,
     T_world_from_ego: np.ndarray,
     ego_speed: float,
@@ -80,10 +80,8 @@ def frame_objects(
     lidar_counts: np.ndarray,
     config: PathConfig,
 ) -> Objects:
-    """Objects of one frame in the ego frame."""
+    """Objects of one frame in the ego frame, from their ``boxes`` (N, 7) already in it."""
     n = len(actors)
-    T_ego_from_world = invert_transform(T_world_from_ego)
-    boxes = transform_boxes(T_ego_from_world, boxes_world) if n else np.zeros((0, 7))
     vel = velocities_world @ T_world_from_ego[:2, :2] if n else np.zeros((0, 2))
     in_path, critical = path_flags(boxes, vel, ego_speed, config, yaw_rate=yaw_rate)
     return Objects(
