@@ -39,7 +39,7 @@ class Mesh:
         """The mesh rotated by ``yaw`` about z, then moved to (x, y, z)."""
         R = rotation_z(yaw).astype(np.float32)
         v = self.vertices @ R.T + np.array([x, y, z], np.float32)
-        return Mesh(v.astype(np.float32), self.triangles, self.materials)
+        return Mesh(v.astype(np.float32, copy=False), self.triangles, self.materials)
 
 
 EMPTY = Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint32), np.zeros(0, np.int32))
@@ -52,9 +52,9 @@ def merge(meshes: list[Mesh]) -> Mesh:
         return EMPTY
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
     return Mesh(
-        np.concatenate([m.vertices for m in meshes]).astype(np.float32),
+        np.concatenate([m.vertices for m in meshes]).astype(np.float32, copy=False),
         np.concatenate([m.triangles.astype(np.int64) + o for m, o in zip(meshes, offsets)]).astype(np.uint32),
-        np.concatenate([m.materials for m in meshes]).astype(np.int32),
+        np.concatenate([m.materials for m in meshes]).astype(np.int32, copy=False),
     )
 
 
