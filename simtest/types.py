@@ -80,8 +80,7 @@ def _check_transform(owner: str, name: str, T: Any) -> None:
     _check_array(owner, name, T, (4, 4), "f")
     rows = T.tolist()
     if not all(math.isfinite(x) for row in rows for x in row):
-        bad = np.argwhere(~np.isfinite(T))[0].tolist()
-        raise ValueError(f"{owner}.{name}: contains NaN or infinite values (first at index {bad})")
+        _check_array(owner, name, T, (4, 4), "f", finite=True)  # raises, naming the first bad entry
     if abs(rows[3][0]) > 1e-8 or abs(rows[3][1]) > 1e-8 or abs(rows[3][2]) > 1e-8 or abs(rows[3][3] - 1.0) > 1e-5 + 1e-8:
         raise ValueError(f"{owner}.{name}: last row of a rigid transform must be [0, 0, 0, 1], got {rows[3]}")
     (a, b, c, _), (d, e, f, _), (g, h, i, _) = rows[:3]
