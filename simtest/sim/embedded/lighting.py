@@ -74,6 +74,16 @@ class Lighting:
         return bool(self.sun_dir[2] > 0 and self.sun_rgb.max() > 0)
 
     @functools.cached_property
+    def horizontal_illuminance(self) -> float:
+        """Illuminance (lux) on a horizontal surface open to the sun and the sky."""
+        return float(self.sun_rgb @ LUMA) * max(float(self.sun_dir[2]), 0.0) + float(self.sky_rgb @ LUMA)
+
+    @functools.cached_property
+    def sun_disc(self) -> np.ndarray:
+        """Radiance (cd/m^2, float32 per channel) of the sun's disc: its illuminance over its solid angle."""
+        return (self.sun_rgb / (math.pi * SUN_ANGULAR_RADIUS**2)).astype(np.float32)
+
+    @functools.cached_property
     def sky_table(self) -> np.ndarray:
         """Sky radiance (SKY_TABLE_SIZE, 3) against sin(elevation) sampled uniformly in [0, 1]
         (rays below the horizon see the horizon)."""

@@ -145,7 +145,6 @@ def shade(
     work = buffers if buffers is not None else ShadeBuffers.for_pixels(len(dirs))
     n = hits.normal
     mat = hits.material  # -1 on a miss: the last table row, never read for a miss
-    horizontal = float(light.sun_rgb @ LUMA) * max(float(light.sun_dir[2]), 0.0) + float(light.sky_rgb @ LUMA)
     if light.sun_up:
         sunlit, lit, rays = shading_kernels.sun_rays(dirs, hits.t, n, origin, light.sun_dir,
                                                      np.float32(SURFACE_OFFSET), surf.shadows,
@@ -160,14 +159,14 @@ def shade(
         albedo_px = surf.albedo.take(mat, axis=0)
         points = origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None]
         patches.apply_albedo(albedo_px, mat, scene.to_world(points))
-    lamps = rig.lamps[np.linalg.norm(rig.lamps - origin, axis=1) < LAMP_REACH] if len(rig.lamps) else rig.lamps
+    lamps = rig.lamps[((rig.lamps - origin) ** 2).sum(1) < LAMP_REACH**2] if len(rig.lamps) else rig.lamps
     veil_e, veil_tint = glare if glare is not None else (0.0, np.zeros(3, np.float32))
     m = surf.materials
     out = work.radiance
     shading_kernels.shade_pixels(
         dirs, hits.t, n, mat, sunlit, albedo_px, surf.albedo, m.emissive, m.wettable, m.snow,
-        light.sky_table, light.sky_rgb, np.float32(GROUND_BOUNCE * horizontal), light.sun_rgb, light.sun_dir,
-        math.cos(SUN_ANGULAR_RADIUS), (light.sun_rgb / (math.pi * SUN_ANGULAR_RADIUS**2)).astype(np.float32),
+        light.sky_table, light.sky_rgb, np.float32(GROUND_BOUNCE * light.horizontal_illuminance), light.sun_rgb, light.sun_dir,
+        math.cos(SUN_ANGULAR_RADIUS), light.sun_disc,
         np.ascontiguousarray(lamps, np.float32), float(rig.lamp_cd), LAMP_RGB, LAMP_RADIUS,
         shading_kernels.beam_constants(rig.headlights, rig.headlight_frame, HEADLIGHT_SHAPE),
         float(rig.headlight_cd), HEADLIGHT_RGB, HEADLIGHT_SHAPE,
