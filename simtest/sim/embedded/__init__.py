@@ -226,10 +226,13 @@ class EmbeddedSimulator:
                 visible = np.maximum(visible, visible_fractions(renderer, render, scene, boxes_ego))
         lidars = {}
         counts = np.zeros(n, np.int64)
+
+        def pose_at(tt: float) -> np.ndarray:  # the ego's pose in the scene at time tt (a lidar's firing times)
+            return T_scene_from_ego if tt == t else _ego_transform(scen, tt, centre)
+
         for li, (name, renderer) in enumerate(self.lidars.items()):
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_LIDAR, li]))
-            out = renderer.render(scene, lambda tt: _ego_transform(scen, tt, centre), t, ep.materials,
-                                  ep.conditions, rng, ep.ids, ep.surf.snow_cover)
+            out = renderer.render(scene, pose_at, t, ep.materials, ep.conditions, rng, ep.ids, ep.surf.snow_cover)
             lidars[name] = out.lidar
             counts += out.actor_points
         objects = frame_objects(scen.actors, boxes_ego, placed.velocities, T_world_from_ego, ego.speed,

@@ -75,6 +75,7 @@ class LidarRenderer:
         self._rays = SensorRays(self.dirs_lidar)
         self._dirs_ego = self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
+        self._origin = tuple(self.T_ego_from_lidar[:3, 3])
         self._all_hard = np.full(len(self.dirs_lidar), HARD, np.int8)  # the kind of every return in clear air
 
     def render(
@@ -116,8 +117,7 @@ class LidarRenderer:
             returns, intensities, kind, hits.actor, self._dirs_ego, self._t_ego_from_lidar,
             self.ring, HARD, FOG, PARTICLE, WEATHER, BACKGROUND,
         )
-        scan = Scan(points, ring, labels=actor, origin=tuple(self.T_ego_from_lidar[:3, 3]),
-                    num_beams=spec.beams)
+        scan = Scan(points, ring, labels=actor, origin=self._origin, num_beams=spec.beams)
         if conditions.road_wetness > 0:
             scan = apply_wet_ground(scan, WetGroundParams(conditions.road_wetness, draw_seed(rng)))
         labels, counts = kernels.point_labels(scan.labels, object_ids)

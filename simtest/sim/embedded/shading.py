@@ -73,6 +73,9 @@ class LightRig:
     headlight_cd: float = HEADLIGHT_CD
 
 
+_NO_GLARE = (0.0, np.zeros(3, np.float32))
+
+
 @dataclass(frozen=True)
 class ShadeBuffers:
     """Work arrays of :func:`shade` for N pixels, which a renderer keeps from frame to frame: fresh
@@ -160,7 +163,7 @@ def shade(
         points = origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None]
         patches.apply_albedo(albedo_px, mat, scene.to_world(points))
     lamps = rig.lamps[((rig.lamps - origin) ** 2).sum(1) < LAMP_REACH**2] if len(rig.lamps) else rig.lamps
-    veil_e, veil_tint = glare if glare is not None else (0.0, np.zeros(3, np.float32))
+    veil_e, veil_tint = glare if glare is not None else _NO_GLARE
     m = surf.materials
     out = work.radiance
     shading_kernels.shade_pixels(
