@@ -90,9 +90,9 @@ class _Episode:
     index: int = 0
 
 
-def _ego_transform(scenario: Scenario, t: float, centre: np.ndarray) -> np.ndarray:
-    """The ego's pose at time ``t`` relative to the world point ``centre`` (a frame's scene coordinates)."""
-    s = scenario.ego_state(t)
+def _ego_pose(s: MoverState, centre: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """The ego's pose in state ``s``: T_world_from_ego, or relative to the world point ``centre``
+    (a frame's scene coordinates)."""
     cx, cy, cz = centre
     return make_transform(rotation_z(s.yaw), (s.x - cx, s.y - cy, 0.0 - cz))
 
@@ -198,14 +198,13 @@ class EmbeddedSimulator:
         t = k * self.dt
         scen = ep.scenario
         now = scen.ego_state(t)
-        T_world_from_ego = make_transform(rotation_z(now.yaw), (now.x, now.y, 0.0))
+        T_world_from_ego = _ego_pose(now)
         ego = self._ego_state(scen, t, T_world_from_ego, now)
         states = scen.actor_states(t)
         placed, patch_frame = ep.patches.attach(ep.actors.place(states), states)
         # the scene is centred on the ego (world axes): the sensors' rays keep their origins
         centre = T_world_from_ego[:3, 3].copy()
-        T_scene_from_ego = T_world_from_ego.copy()
-        T_scene_from_ego[:3, 3] = 0.0  # the ego at the scene's origin (as _ego_transform(scen, t, centre))
+        T_scene_from_ego = _ego_pose(now, centre)
         scene = FrameScene(ep.world.mesh, placed.mesh, placed.actor_of_triangle, self.nthreads, self.ray_log,
                            origin=centre)
         lights = self._light_rig(ep, T_scene_from_ego, centre)
@@ -228,7 +227,7 @@ class EmbeddedSimulator:
         counts = np.zeros(n, np.int64)
 
         def pose_at(tt: float) -> np.ndarray:  # the ego's pose in the scene at time tt (a lidar's firing times)
-            return T_scene_from_ego if tt == t else _ego_transform(scen, tt, centre)
+            return T_scene_from_ego if tt == t else _ego_pose(scen.ego_state(tt), centre)
 
         for li, (name, renderer) in enumerate(self.lidars.items()):
             rng = np.random.default_rng(np.random.SeedSequence([ep.seed, k, _STREAM_LIDAR, li]))
