@@ -13,7 +13,7 @@ from simtest.sim.embedded import EmbeddedSimulator
 from simtest.sim.embedded.camera import CameraRenderer
 from simtest.sim.embedded.lighting import LUMA, daylight
 from simtest.sim.embedded.materials import MATERIALS, material_arrays
-from simtest.sim.embedded.meshes import EMPTY, box, ground_strips, merge
+from simtest.sim.embedded.meshes import EMPTY, box, cylinder, ground_strips, merge
 from simtest.sim.embedded.scene import FrameScene
 from simtest.sim.embedded.shading import LightRig, SurfaceParams
 from simtest.sim.embedded.world import build_world
@@ -131,6 +131,24 @@ def test_a_scene_centred_far_from_the_world_origin_casts_the_same_hits():
     world_hits = uncentred.cast(np.hstack([np.tile(sensor.astype(np.float32), (3, 1)), dirs]))
     assert list(world_hits.material) == [3, -1, 0]
     assert world_hits.t[[0, 2]] == pytest.approx(hits.t[[0, 2]], abs=5e-3)  # same hits, coarser
+
+
+def test_open_ends_are_missing_only_where_they_were_left_out():
+    # rays straight up from below and straight down from above, through a box and a z cylinder
+    def cast(mesh):
+        scene = FrameScene(mesh, EMPTY, np.zeros(0, np.int32))
+        up = [[0.0, 0.0, -5.0, 0.0, 0.0, 1.0]]
+        down = [[0.0, 0.0, 10.0, 0.0, 0.0, -1.0]]
+        return scene.cast(np.array(up + down, np.float32)).t
+
+    closed, open_bottom = box((0, 0, 1), (2, 2, 2), 3), box((0, 0, 1), (2, 2, 2), 3, bottom=False)
+    assert cast(closed) == pytest.approx([5.0, 8.0])
+    assert cast(open_bottom) == pytest.approx([7.0, 8.0])  # from below: straight through to the top face
+    assert open_bottom.num_triangles == closed.num_triangles - 2
+    for caps, expected in (((True, True), [5.0, 8.0]), ((False, True), [7.0, 8.0]), ((True, False), [5.0, 10.0])):
+        assert cast(cylinder((0, 0, 1), 0.5, 2.0, "z", 3, segments=6, caps=caps)) == pytest.approx(expected)
+    # open at both ends: the rays run down the axis without touching the wall
+    assert not np.isfinite(cast(cylinder((0, 0, 1), 0.5, 2.0, "z", 3, caps=(False, False)))).any()
 
 
 def test_black_target_at_the_optical_range_has_five_percent_contrast():

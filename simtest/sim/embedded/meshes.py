@@ -63,20 +63,23 @@ def _mesh(v: np.ndarray, t: np.ndarray, material: int) -> Mesh:
 
 
 def box(center: tuple[float, float, float], size: tuple[float, float, float], material: int, yaw: float = 0.0,
-        top_scale: tuple[float, float] = (1.0, 1.0), top_shift: float = 0.0) -> Mesh:
+        top_scale: tuple[float, float] = (1.0, 1.0), top_shift: float = 0.0, bottom: bool = True) -> Mesh:
     """An oriented box (length, width, height) about ``center``; ``top_scale`` shrinks the top
-    face in x and y (a cabin or trapezoid) and ``top_shift`` moves it along x."""
+    face in x and y (a cabin or trapezoid) and ``top_shift`` moves it along x. ``bottom=False``
+    leaves out the bottom face (of a box standing on the ground, which no ray reaches)."""
     v = _CUBE_V * np.asarray(size, np.float64)
     top = v[:, 2] > 0
     v[top, 0] = v[top, 0] * top_scale[0] + top_shift
     v[top, 1] *= top_scale[1]
     v = v @ rotation_z(yaw).T + np.asarray(center, np.float64)
-    return _mesh(v, _CUBE_T, material)
+    return _mesh(v, _CUBE_T if bottom else _CUBE_T[2:], material)
 
 
 def cylinder(center: tuple[float, float, float], radius: float, length: float, axis: str, material: int,
-             segments: int = 10, radius_end: float | None = None) -> Mesh:
-    """A closed cylinder (or cone frustum to ``radius_end``) along the local ``axis`` ('x', 'y' or 'z')."""
+             segments: int = 10, radius_end: float | None = None, caps: tuple[bool, bool] = (True, True)) -> Mesh:
+    """A cylinder (or cone frustum to ``radius_end``) along the local ``axis`` ('x', 'y' or 'z'),
+    closed at its low and high ends as ``caps`` says (leave out an end no ray reaches: one standing
+    on the ground, or inside another mesh)."""
     r1 = radius if radius_end is None else radius_end
     a = np.linspace(0.0, 2 * np.pi, segments, endpoint=False)
     ring = np.stack([np.cos(a), np.sin(a)], 1)
@@ -86,13 +89,11 @@ def cylinder(center: tuple[float, float, float], radius: float, length: float, a
     i = np.arange(segments)
     j = (i + 1) % segments
     side = np.concatenate([np.stack([i, j, segments + j], 1), np.stack([i, segments + j, segments + i], 1)])
-    caps = np.concatenate([
-        np.stack([np.full(segments, 2 * segments), j, i], 1),
-        np.stack([np.full(segments, 2 * segments + 1), segments + i, segments + j], 1),
-    ])
+    ends = [np.stack([np.full(segments, 2 * segments), j, i], 1),
+            np.stack([np.full(segments, 2 * segments + 1), segments + i, segments + j], 1)]
     perm = {"z": [0, 1, 2], "x": [2, 0, 1], "y": [1, 2, 0]}[axis]
     v = v[:, perm] + np.asarray(center, np.float64)
-    return _mesh(v, np.concatenate([side, caps]), material)
+    return _mesh(v, np.concatenate([side] + [e for e, keep in zip(ends, caps) if keep]), material)
 
 
 def sphere(center: tuple[float, float, float], radius: float, material: int, rings: int = 5, segments: int = 8,

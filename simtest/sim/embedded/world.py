@@ -86,7 +86,8 @@ def _road_x(spec: WorldSpec, x0: float, x1: float, y_centre: float, holes: list[
             parts.append(ground_strips(a, b, y_centre + side * (hw - 0.3) - 0.075, y_centre + side * (hw - 0.3) + 0.075,
                                        MARK_Z, M["lane_paint"]))
             yk = y_centre + side * (hw + KERB_WIDTH / 2)
-            parts.append(box(((a + b) / 2, yk, KERB_HEIGHT / 2), (b - a, KERB_WIDTH, KERB_HEIGHT), M["curb"]))
+            parts.append(box(((a + b) / 2, yk, KERB_HEIGHT / 2), (b - a, KERB_WIDTH, KERB_HEIGHT), M["curb"],
+                             bottom=False))
             y_in, y_out = hw + KERB_WIDTH, hw + KERB_WIDTH + sw
             lo, hi = sorted((y_centre + side * y_in, y_centre + side * y_out))
             parts.append(ground_strips(a, b, lo, hi, KERB_HEIGHT, M["sidewalk"]))
@@ -152,7 +153,7 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
                 if not (blocked(x, 2.0) or blocked(x + length, 2.0) or blocked(cx, 2.0)):
                     cy = side * (edge + setback + depth / 2)
                     mat = building_ids[int(rng.integers(len(building_ids)))]
-                    parts.append(box((cx, cy, height / 2), (length, depth, height), mat))
+                    parts.append(box((cx, cy, height / 2), (length, depth, height), mat, bottom=False))
                     face = side * (edge + setback) - side * 0.02  # window bands: quads just off the facade
                     x0w, x1w = cx - length * 0.425, cx + length * 0.425
                     for z in np.arange(2.5, height - 1.0, 3.2):
@@ -168,7 +169,9 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
                 if blocked(tx, 1.0) or not _clear(tx, ty, keep_clear, 3.0):
                     continue
                 h = rng.uniform(3.0, 4.5)
-                parts.append(cylinder((tx, ty, h / 2), 0.15, h, "z", M["bark"], segments=6))
+                # the top is inside the crown; the foot under the pavement's surface when the trunk is on it
+                parts.append(cylinder((tx, ty, h / 2), 0.15, h, "z", M["bark"], segments=6,
+                                      caps=(sw < 0.7 + 0.15, False)))
                 r = rng.uniform(1.4, 2.2)
                 parts.append(sphere((tx, ty, h + r * 0.6), r, M["foliage"], rings=5, segments=8,
                                     scale=(1.0, 1.0, 0.85)))
@@ -178,7 +181,9 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
                 px, py = float(x), side * (hw + KERB_WIDTH + 0.4)
                 if blocked(px, 0.5) or not _clear(px, py, keep_clear, 2.5):
                     continue
-                parts.append(cylinder((px, py, LAMP_HEIGHT / 2), 0.09, LAMP_HEIGHT, "z", M["metal_pole"], segments=6))
+                # the foot under the pavement's surface
+                parts.append(cylinder((px, py, LAMP_HEIGHT / 2), 0.09, LAMP_HEIGHT, "z", M["metal_pole"], segments=6,
+                                      caps=(False, True)))
                 head = (px, py - side * 1.5, LAMP_HEIGHT - 0.1)
                 parts.append(box((px, py - side * 0.75, LAMP_HEIGHT), (0.1, 1.5, 0.1), M["metal_pole"]))
                 parts.append(box(head, (0.6, 0.3, 0.12), M["lamp"]))
@@ -188,11 +193,12 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
         extra.append(Material(f"prop_{len(extra)}", p.color, 0.2 + 0.5 * float(np.mean(p.color))))
         size = p.size
         if p.kind == "tree":
-            parts.append(cylinder((p.position[0], p.position[1], size[2] * 0.35), 0.15, size[2] * 0.7, "z", M["bark"]))
+            parts.append(cylinder((p.position[0], p.position[1], size[2] * 0.35), 0.15, size[2] * 0.7, "z", M["bark"],
+                                  caps=(False, True)))
             parts.append(sphere((p.position[0], p.position[1], size[2] * 0.75), size[0] / 2, M["foliage"]))
         elif p.kind == "pole":
             parts.append(cylinder((p.position[0], p.position[1], size[2] / 2), min(size[0], size[1]) / 2, size[2], "z",
-                                  M["metal_pole"]))
+                                  M["metal_pole"], caps=(False, True)))
         else:  # building, wall, bus stop: a box
-            parts.append(box((p.position[0], p.position[1], size[2] / 2), size, mid, yaw=p.yaw))
+            parts.append(box((p.position[0], p.position[1], size[2] / 2), size, mid, yaw=p.yaw, bottom=False))
     return StaticWorld(merge(parts), tuple(extra), np.array(lamps, np.float32).reshape(-1, 3))
