@@ -25,6 +25,8 @@ LAMP_HEIGHT = 8.0  # m
 LAMP_SPACING = 30.0  # m along each side
 LAMP_CD = 20.0 * LAMP_HEIGHT**2  # cd straight down: ~20 lux on the road under a lamp
 TREE_SPACING = 17.0  # m
+TREE_INSET = 0.7  # m, street trees' distance in from the pavement's outer edge
+TRUNK_RADIUS = 0.15  # m
 GROUND_EXTENT = 400.0  # m, ground plane half size around the road
 BUILDING_PALETTE = ((0.62, 0.55, 0.47), (0.5, 0.35, 0.3), (0.7, 0.68, 0.62), (0.42, 0.42, 0.45), (0.55, 0.5, 0.38))
 
@@ -165,13 +167,13 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
         for side in (-1, 1):
             for x in np.arange(x0 + 5.0, x1, TREE_SPACING):
                 tx = float(x + rng.uniform(-3.0, 3.0))
-                ty = side * (edge - 0.7)
+                ty = side * (edge - TREE_INSET)
                 if blocked(tx, 1.0) or not _clear(tx, ty, keep_clear, 3.0):
                     continue
                 h = rng.uniform(3.0, 4.5)
                 # the top is inside the crown; the foot under the pavement's surface when the trunk is on it
-                parts.append(cylinder((tx, ty, h / 2), 0.15, h, "z", M["bark"], segments=6,
-                                      caps=(sw < 0.7 + 0.15, False)))
+                parts.append(cylinder((tx, ty, h / 2), TRUNK_RADIUS, h, "z", M["bark"], segments=6,
+                                      caps=(sw < TREE_INSET + TRUNK_RADIUS, False)))
                 r = rng.uniform(1.4, 2.2)
                 parts.append(sphere((tx, ty, h + r * 0.6), r, M["foliage"], rings=5, segments=8,
                                     scale=(1.0, 1.0, 0.85)))
@@ -193,8 +195,8 @@ def build_world(spec: WorldSpec, rng: np.random.Generator, keep_clear: np.ndarra
         extra.append(Material(f"prop_{len(extra)}", p.color, 0.2 + 0.5 * float(np.mean(p.color))))
         size = p.size
         if p.kind == "tree":
-            parts.append(cylinder((p.position[0], p.position[1], size[2] * 0.35), 0.15, size[2] * 0.7, "z", M["bark"],
-                                  caps=(False, True)))
+            parts.append(cylinder((p.position[0], p.position[1], size[2] * 0.35), TRUNK_RADIUS, size[2] * 0.7, "z",
+                                  M["bark"], caps=(False, True)))
             parts.append(sphere((p.position[0], p.position[1], size[2] * 0.75), size[0] / 2, M["foliage"]))
         elif p.kind == "pole":
             parts.append(cylinder((p.position[0], p.position[1], size[2] / 2), min(size[0], size[1]) / 2, size[2], "z",
