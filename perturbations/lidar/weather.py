@@ -335,13 +335,18 @@ def ray_weather(
         (gunn_marshall(snowfall_rate, optics.snow_density), optics.snow_reflectivity) if snowfall_rate > 0 else None,
     ]
     species = [s for s in species if s is not None]
+    compiled = xp is np and ranges.dtype == intensities.dtype == np.float32
     if n == 0 or alpha == 0.0:
+        if compiled:
+            from perturbations.lidar import weather_compiled as kc
+
+            return RayWeather(ranges, *kc.clear_air(ranges, intensities, HARD, NO_RETURN))
         hit = xp.isfinite(ranges)
         kind = xp.where(hit, xp.asarray(HARD, dtype=xp.int8), xp.asarray(NO_RETURN, dtype=xp.int8))
         return RayWeather(ranges, xp.where(hit, intensities, xp.zeros_like(intensities)), kind)
     n_fields = 1 + 2 * ((fog_alpha > 0) + len(species))
     seed = draw_seed(rng)
-    if xp is np and ranges.dtype == intensities.dtype == np.float32:
+    if compiled:
         return _ray_weather_compiled(ranges, intensities, seed, fog_alpha, alpha, species, max_range, optics)
     u = counter_uniform(ranges, seed, (n_fields, n))
 

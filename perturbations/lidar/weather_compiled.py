@@ -65,6 +65,20 @@ def _keep_better(i, ok, r, e, kind, last_mode, best_s, best_r, best_i, best_k): 
 
 
 @nb.njit(cache=True, parallel=True)
+def clear_air(ranges, intensities, hard, no_return):  # noqa: ANN001, ANN201
+    """Clear air (no extinction): every ray with a target (finite range) returns it, ``hard``, with its
+    intensity; the others give ``no_return`` and 0. Returns (intensities, kind)."""
+    n = ranges.shape[0]
+    out_i = np.empty(n, np.float32)
+    kind = np.empty(n, np.int8)
+    for i in nb.prange(n):
+        hit = math.isfinite(ranges[i])
+        out_i[i] = intensities[i] if hit else _F(0.0)
+        kind[i] = hard if hit else no_return
+    return out_i, kind
+
+
+@nb.njit(cache=True, parallel=True)
 def hard_and_fog(ranges, intensities, seed, neg2alpha, step, inv_step, max_range, n_grid, last_mode,  # noqa: ANN001, ANN201, PLR0913
                  fog, peak_upto, first, cum, inverse, c_end, min_refl, best_s, best_r, best_i, best_k):
     """Hard targets (uniform field 0 of ``counter_uniform(seed, (fields, N))``) and, with ``fog``, the

@@ -163,7 +163,7 @@ def test_registered_weather_on_scan(scan):
 
 @pytest.mark.parametrize("mode", ["strongest", "last"])
 @pytest.mark.parametrize("kw", [dict(fog_alpha=0.02, rain_rate=5.0, snowfall_rate=1.0), dict(fog_alpha=0.06),
-                                dict(rain_rate=25.0), dict(snowfall_rate=2.0)])
+                                dict(rain_rate=25.0), dict(snowfall_rate=2.0), dict()])
 def test_same_rng_same_bytes_and_the_compiled_path_matches_the_generic_one(kw, mode):
     # NumPy float32 input runs the compiled kernels (weather_compiled.py); an Array-API array runs the
     # generic operations: same noise, same tables, same float32 arithmetic up to libm's last ulp

@@ -76,7 +76,6 @@ class LidarRenderer:
         self._dirs_ego = self.dirs_lidar @ self.T_ego_from_lidar[:3, :3].T.astype(np.float32)
         self._t_ego_from_lidar = self.T_ego_from_lidar[:3, 3].astype(np.float32)
         self._origin = tuple(self.T_ego_from_lidar[:3, 3])
-        self._all_hard = np.full(len(self.dirs_lidar), HARD, np.int8)  # the kind of every return in clear air
 
     def render(
         self,
@@ -103,16 +102,11 @@ class LidarRenderer:
             hits.t, hits.normal, rays, hits.material, materials.reflectivity, materials.snow, float(snow_cover),
             SNOW_REFLECTIVITY, float(spec.range), float(self.optics.min_reflectivity),
         )
-        if conditions.fog_alpha == 0 and conditions.rain_rate == 0 and conditions.snowfall_rate == 0:
-            # clear air: every detected return is its hard target's (ray_weather's answer, without its passes
-            # over the rays)
-            returns, intensities, kind = ranges, apparent, self._all_hard
-        else:
-            returns, intensities, kind = ray_weather(
-                ranges, apparent,
-                fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
-                snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
-            )
+        returns, intensities, kind = ray_weather(
+            ranges, apparent,
+            fog_alpha=conditions.fog_alpha, rain_rate=conditions.rain_rate,
+            snowfall_rate=conditions.snowfall_rate, rng=rng, max_range=spec.range, optics=self.optics,
+        )
         points, ring, actor = kernels.lidar_points(
             returns, intensities, kind, hits.actor, self._dirs_ego, self._t_ego_from_lidar,
             self.ring, HARD, FOG, PARTICLE, WEATHER, BACKGROUND,
