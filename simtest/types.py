@@ -43,6 +43,15 @@ def _describe(a: Any) -> str:
     return f"{type(a).__name__}"
 
 
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+
+
+def _kind_names(kinds: str) -> str:
+    names = {"f": "float", "i": "int", "u": "uint", "b": "bool"}
+    return "/".join(names[k] for k in kinds)
+
+
 def _check_array(
     owner: str,
     name: str,
@@ -53,15 +62,13 @@ def _check_array(
     finite: bool = False,
 ) -> None:
     """Raise ValueError unless ``a`` is an ndarray of ``shape`` (None = any) and dtype kind in ``kinds``."""
-    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-    kind_names = {"f": "float", "i": "int", "u": "uint", "b": "bool"}
-    want_kind = "/".join(kind_names[k] for k in kinds)
     if not isinstance(a, np.ndarray):
-        raise ValueError(f"{owner}.{name}: expected a numpy {want_kind} array of shape {want}, got {_describe(a)}")
+        raise ValueError(f"{owner}.{name}: expected a numpy {_kind_names(kinds)} array of shape {_shape_text(shape)}, "
+                         f"got {_describe(a)}")
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
-        raise ValueError(f"{owner}.{name}: expected shape {want}, got {a.shape}")
+        raise ValueError(f"{owner}.{name}: expected shape {_shape_text(shape)}, got {a.shape}")
     if a.dtype.kind not in kinds:
-        raise ValueError(f"{owner}.{name}: expected dtype {want_kind}, got {a.dtype}")
+        raise ValueError(f"{owner}.{name}: expected dtype {_kind_names(kinds)}, got {a.dtype}")
     if finite and a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
         bad = np.argwhere(~np.isfinite(a))[0].tolist()
         raise ValueError(f"{owner}.{name}: contains NaN or infinite values (first at index {bad})")
@@ -269,7 +276,7 @@ class Camera:
             raise ValueError(
                 f"Camera.image: expected an RGB array of shape (H, W, 3), got {_describe(img)}"
             )
-        if str(img.dtype) != "uint8":
+        if img.dtype != np.uint8:
             raise ValueError(f"Camera.image: expected dtype uint8, got {img.dtype}")
         _check_array("Camera", "K", self.K, (3, 3), "f", finite=True)
         if self.K[0, 0] <= 0 or self.K[1, 1] <= 0:
@@ -307,7 +314,7 @@ class Lidar:
         p = self.points
         if not hasattr(p, "shape") or len(p.shape) != 2 or p.shape[1] != 4:
             raise ValueError(f"Lidar.points: expected shape (N, 4) as x, y, z, intensity, got {_describe(p)}")
-        if str(p.dtype) != "float32":
+        if p.dtype != np.float32:
             raise ValueError(f"Lidar.points: expected dtype float32, got {p.dtype}")
         n = p.shape[0]
         if not hasattr(self.ring, "shape") or tuple(self.ring.shape) != (n,):
@@ -352,7 +359,7 @@ class Objects:
         _check_boxes(o, "boxes", self.boxes)
         _check_labels(o, self.labels, self.class_names)
         _check_length(o, n, labels=self.labels, boxes=self.boxes)
-        if len(np.unique(self.ids)) != n:
+        if len(set(self.ids.tolist())) != n:
             raise ValueError(f"{o}.ids: object ids must be unique within a frame, got {self.ids.tolist()}")
         # Optional per-object columns get defaults so downstream code never sees None.
         defaults = {
