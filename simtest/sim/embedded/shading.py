@@ -81,17 +81,19 @@ class ShadeBuffers:
     """Work arrays of :func:`shade` for N pixels, which a renderer keeps from frame to frame: fresh
     ones (12 MB at 640x384) are first-touched, page by page, whenever the heap has gone back to the
     system between frames (measured: 2,000 page faults a frame while the benchmark keeps each frame's
-    rays). ``radiance`` (N, 3) float32 is :func:`shade`'s result, overwritten by the next call."""
+    rays). ``radiance`` (N, 3) float32 is :func:`shade`'s result, overwritten by the next call.
+    ``unlit`` (N,) float32 zeros, never written, is the sun term of every pixel while the sun is down."""
 
     radiance: np.ndarray
     sunlit: np.ndarray
     lit: np.ndarray
     shadow_rays: np.ndarray
+    unlit: np.ndarray
 
     @classmethod
     def for_pixels(cls, n: int) -> ShadeBuffers:
         return cls(np.empty((n, 3), np.float32), np.empty(n, np.float32), np.empty(n, np.int64),
-                   np.empty((n, 6), np.float32))
+                   np.empty((n, 6), np.float32), np.zeros(n, np.float32))
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,7 @@ def shade(
         if surf.shadows:
             shading_kernels.shade_out(sunlit, lit, scene.occluded(rays))
     else:
-        sunlit = work.sunlit
-        sunlit.fill(0.0)
+        sunlit = work.unlit
     albedo_px = np.zeros((0, 3), np.float32)
     if patches is not None:
         albedo_px = surf.albedo.take(mat, axis=0)
