@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simtest.sim.embedded.lighting import HEADLIGHT_CD, HEADLIGHT_PEAK, HEADLIGHT_SPREAD
-from simtest.sim.embedded.shading import HEADLIGHT_SHAPE, LAMP_RADIUS
+from simtest.sim.embedded.shading import HEADLIGHT_SHAPE, LAMP_RADIUS, LAMP_REACH
 from simtest.sim.embedded.shading_kernels import (
     BLOCK,
     ROWS,
@@ -17,6 +17,7 @@ from simtest.sim.embedded.shading_kernels import (
     block_irradiance,
     block_transmission,
     exp_neg,
+    lamps_within,
 )
 from simtest.sim.embedded.world import LAMP_CD, LAMP_HEIGHT
 
@@ -154,3 +155,19 @@ def test_block_transmission_is_koschmieder_within_float32():
     want[want < math.exp(-21.0)] = 0.0  # nothing shows through below 8e-10
     np.testing.assert_allclose(out, want, rtol=3e-6, atol=0.0)
     assert out[3] == pytest.approx(0.0498, abs=1e-4) and out[-1] == 0.0
+
+
+def test_lamps_within_reach_are_the_rows_numpy_selects_in_order():
+    """The compiled reach test keeps exactly the lamps NumPy's float32 squared distance keeps, in order,
+    also for lamps placed within a rounding step of the reach."""
+    rng = np.random.default_rng(3)
+    origin = rng.uniform(-5, 5, 3).astype(np.float32)
+    far = rng.uniform(-150, 150, (400, 3))
+    on_sphere = rng.standard_normal((400, 3))
+    on_sphere *= LAMP_REACH / np.linalg.norm(on_sphere, axis=1, keepdims=True)  # about the boundary
+    lamps = (np.concatenate([far, on_sphere]) + origin).astype(np.float32)
+    want = lamps[((lamps - origin) ** 2).sum(1) < LAMP_REACH**2]
+    got = lamps_within(lamps, origin, LAMP_REACH)
+    assert 0 < len(got) < len(lamps)
+    assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+    assert lamps_within(lamps[:0], origin, LAMP_REACH).shape == (0, 3)

@@ -62,7 +62,7 @@ HEADLIGHT_SHAPE = np.array(
 @dataclass(frozen=True)
 class LightRig:
     """Artificial light of one frame (in the frame's scene coordinates: world axes about the scene's
-    origin): lamp heads (K, 3) with their intensity straight down (cd), headlight positions (H, 3),
+    origin): lamp heads (K, 3) float32 with their intensity straight down (cd), headlight positions (H, 3),
     the ego's rotation ``headlight_frame`` (3x3, ego axes as rows: world -> ego) and the peak
     intensity (cd)."""
 
@@ -163,7 +163,7 @@ def shade(
         albedo_px = surf.albedo.take(mat, axis=0)
         points = origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None]
         patches.apply_albedo(albedo_px, mat, scene.to_world(points))
-    lamps = rig.lamps[((rig.lamps - origin) ** 2).sum(1) < LAMP_REACH**2] if len(rig.lamps) else rig.lamps
+    lamps = shading_kernels.lamps_within(rig.lamps, origin, LAMP_REACH) if len(rig.lamps) else rig.lamps
     veil_e, veil_tint = glare if glare is not None else _NO_GLARE
     m = surf.materials
     out = work.radiance
@@ -171,7 +171,7 @@ def shade(
         dirs, hits.t, n, mat, sunlit, albedo_px, surf.albedo, m.emissive, m.wettable, m.snow,
         light.sky_table, light.sky_rgb, np.float32(GROUND_BOUNCE * light.horizontal_illuminance), light.sun_rgb, light.sun_dir,
         math.cos(SUN_ANGULAR_RADIUS), light.sun_disc,
-        np.ascontiguousarray(lamps, np.float32), float(rig.lamp_cd), LAMP_RGB, LAMP_RADIUS,
+        lamps, float(rig.lamp_cd), LAMP_RGB, LAMP_RADIUS,
         shading_kernels.beam_constants(rig.headlights, rig.headlight_frame, HEADLIGHT_SHAPE),
         float(rig.headlight_cd), HEADLIGHT_RGB, HEADLIGHT_SHAPE,
         origin, float(surf.wetness), float(surf.snow_cover), SNOW_ALBEDO, FRESNEL_TABLE, GLINT_EXPONENT,

@@ -86,6 +86,18 @@ def beam_constants(heads: np.ndarray, head_frame: np.ndarray, head_shape: np.nda
     return np.concatenate([frame, spreads[None, :], heads_ego]).astype(np.float32)
 
 
+@nb.njit(cache=True)
+def lamps_within(lamps, origin, reach):  # noqa: ANN001, ANN201
+    """The rows of ``lamps`` (K, 3) float32 closer than ``reach`` (m) to ``origin`` (3,) float32, in
+    order: the squared distance in float32, summed x, y then z (as NumPy sums a row), below reach^2."""
+    r2 = _F(reach * reach)
+    keep = np.empty(lamps.shape[0], np.bool_)
+    for q in range(lamps.shape[0]):
+        dx, dy, dz = lamps[q, 0] - origin[0], lamps[q, 1] - origin[1], lamps[q, 2] - origin[2]
+        keep[q] = (dx * dx + dy * dy) + dz * dz < r2
+    return lamps[keep]
+
+
 @nb.njit(cache=True, error_model="numpy")
 def block_transmission(t, alpha, out):  # noqa: ANN001, ANN201
     """``out[j] = exp(-alpha t[j])`` (Koschmieder transmission, float32) for a block of hit distances,
