@@ -64,9 +64,8 @@ def visible_fractions(renderer: CameraRenderer, render: CameraRender, scene: Fra
     if not len(pix):
         return np.zeros(n)
     full = scene.unoccluded_actor_counts(render.rays.take(pix, axis=0), n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(full > 0, visible / np.maximum(full, 1), 0.0)
-    return np.clip(frac, 0.0, 1.0)
+    # a handful of actors: Python floats (the same IEEE quotients) instead of five array passes
+    return np.array([min(v / f, 1.0) if f > 0 else 0.0 for v, f in zip(visible.tolist(), full.tolist())])
 
 
 def frame_objects(
