@@ -38,13 +38,12 @@ MIN_DIAMETER = {"rain": 1.0, "snow": 2.0}  # mm, smaller particles are invisible
 MAX_PARTICLES = 2500  # drawing budget per image; the opacity is scaled up when it binds
 SNOW_FALL_SPEED = 1.0  # m/s
 EXPOSURE_TIME = 1 / 120  # s, for motion blur
-SNOW_DENSITY = LidarOptics().snow_density  # g/cm^3, melted to flake diameter, as the lidar's default optics
 
 
 def extinction(conditions: Conditions) -> float:
     """Visible-light extinction coefficient (1/m) of fog, rain and snow together."""
     return conditions.fog_alpha + rain_extinction(conditions.rain_rate) + snow_extinction(
-        conditions.snowfall_rate, SNOW_DENSITY
+        conditions.snowfall_rate, LidarOptics.snow_density  # the default optics' (a class attribute)
     )
 
 
@@ -75,7 +74,7 @@ def draw_particles(
         if kind == "rain":
             n0, lam = marshall_palmer(rate)
         else:
-            n0, lam = gunn_marshall(rate, SNOW_DENSITY)
+            n0, lam = gunn_marshall(rate, LidarOptics.snow_density)
         dmin = MIN_DIAMETER[kind]
         density = n0 / lam * math.exp(-lam * dmin)  # particles per m^3 above dmin
         # frustum slab volume between NEAR and FAR

@@ -163,7 +163,7 @@ def shade(
         albedo_px = surf.albedo.take(mat, axis=0)
         points = origin[None, :] + dirs * np.where(hits.hit, hits.t, 0.0)[:, None]
         patches.apply_albedo(albedo_px, mat, scene.to_world(points))
-    lamps = shading_kernels.lamps_within(rig.lamps, origin, LAMP_REACH) if len(rig.lamps) else rig.lamps
+    lamps = shading_kernels.lamps_within(rig.lamps, origin, LAMP_REACH)
     veil_e, veil_tint = glare if glare is not None else _NO_GLARE
     m = surf.materials
     out = work.radiance
