@@ -413,7 +413,7 @@ def _ray_weather_compiled(
     for (n0, lam), refl in species:
         counts, inv_counts, d_min, width, gain = _particle_tables(n0, lam, refl, alpha, max_range, optics)
         kc.particle_echo(ranges, np.uint64(seed), row, step, inv_step, far, n_grid, last, counts, inv_counts, d_min, width, gain,
-                         f32(counts[-1]), f32(lam), *best)
+                         f32(counts[-1]), f32(lam), kc.arrival_bound(float(counts[-1])), *best)
         row += 2
     return RayWeather(best[1], best[2], best[3])
 

@@ -24,6 +24,7 @@ from perturbations.xp import SPLITMIX_GOLDEN, SPLITMIX_MIX1, SPLITMIX_MIX2
 _F = np.float32
 _PI = np.float32(math.pi)
 _GOLDEN, _MIX1, _MIX2 = np.uint64(SPLITMIX_GOLDEN), np.uint64(SPLITMIX_MIX1), np.uint64(SPLITMIX_MIX2)
+_CHUNK = 1024  # rays (points) per parallel chunk of particle_echo and wet_ground
 
 
 @nb.njit(cache=True, inline="always")
@@ -111,25 +112,49 @@ def hard_and_fog(ranges, intensities, seed, neg2alpha, step, inv_step, max_range
             _keep_better(i, total > 0 and e >= min_refl, r, e, FOG, last_mode, best_s, best_r, best_i, best_k)
 
 
+def arrival_bound(c_end: float) -> np.float32:
+    """A float32 bound ``b`` such that every uniform ``u >= b`` gives ``-log(1 - u) >= c_end`` with
+    float32 ``log`` (the exact threshold ``1 - exp(-c_end)`` widened by 1 % and one float32 step of
+    ``u``, far more than ``log``'s last-ulp error), so :func:`particle_echo` may skip such rays."""
+    return np.float32(min(1.0, -math.expm1(-c_end) * 1.01 + 2.0**-23))
+
+
 @nb.njit(cache=True, parallel=True)
 def particle_echo(ranges, seed, row, step, inv_step, max_range, n_grid, last_mode, counts, inverse, d_min,  # noqa: ANN001, ANN201, PLR0913
-                  width, gain, c_end, lam, best_s, best_r, best_i, best_k):
+                  width, gain, c_end, lam, u_arrival, best_s, best_r, best_i, best_k):
     """The first detectable rain drop or snowflake of every ray (uniform fields ``row``, ``row + 1``),
-    kept in ``best_*`` when stronger. Tables as in weather._particle_tables."""
+    kept in ``best_*`` when stronger. Tables as in weather._particle_tables.
+
+    ``u_arrival`` (:func:`arrival_bound`) bounds the first uniform of the rays that can hold a
+    particle; in rain few can (about one ray in 60,000 at 25 mm/h), so each chunk of rays is first
+    screened by a pass that only draws that uniform (the compiler vectorises it), and only chunks
+    with a candidate run the per-ray logarithms and lookups. Skipped rays have no particle either way.
+    """
     n_tab = counts.shape[0]
     n = ranges.shape[0]
-    for i in nb.prange(n):
-        k, _ = _reach_idx(ranges[i], max_range, inv_step, n_grid)
-        total = counts[min(max(k, 0), n_tab - 1)]
-        m = -math.log(_F(1.0) - _uniform(seed, row * n + i))  # first arrival of the Poisson process
-        if not m < total:
+    base = row * n
+    for c in nb.prange((n + _CHUNK - 1) // _CHUNK):
+        lo, hi = c * _CHUNK, min(n, (c + 1) * _CHUNK)
+        candidates = 0
+        for i in range(lo, hi):
+            candidates += np.int32(_uniform(seed, base + i) < u_arrival)
+        if candidates == 0:
             continue
-        r = _lookup(inverse, m / c_end)
-        j = min(max(np.int64(r / step + _F(0.5)), 0), n_tab - 1)
-        diameter = d_min[j] - math.log(_F(1.0) - _uniform(seed, (row + 1) * n + i)) / lam  # tail above D_min
-        ratio = diameter / width[j]
-        e = gain[j] * min(ratio * ratio, _F(1.0))
-        _keep_better(i, e > 0, r, e, PARTICLE, last_mode, best_s, best_r, best_i, best_k)
+        for i in range(lo, hi):
+            u = _uniform(seed, base + i)
+            if u >= u_arrival:
+                continue
+            k, _ = _reach_idx(ranges[i], max_range, inv_step, n_grid)
+            total = counts[min(max(k, 0), n_tab - 1)]
+            m = -math.log(_F(1.0) - u)  # first arrival of the Poisson process
+            if not m < total:
+                continue
+            r = _lookup(inverse, m / c_end)
+            j = min(max(np.int64(r / step + _F(0.5)), 0), n_tab - 1)
+            diameter = d_min[j] - math.log(_F(1.0) - _uniform(seed, base + n + i)) / lam  # tail above D_min
+            ratio = diameter / width[j]
+            e = gain[j] * min(ratio * ratio, _F(1.0))
+            _keep_better(i, e > 0, r, e, PARTICLE, last_mode, best_s, best_r, best_i, best_k)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -142,28 +167,34 @@ def wet_ground(points, ring, labels, origin, seed, table, band):  # noqa: ANN001
     q = np.empty(n, np.float32)
     top = table.shape[0] - 1
     ox, oy, oz = origin[0], origin[1], origin[2]
-    for i in nb.prange(n):
-        z = points[i, 2]
-        qi = _F(1.0)
-        if z < band and (labels.shape[0] == 0 or labels[i] == -1):
-            dx, dy, dz = points[i, 0] - ox, points[i, 1] - oy, z - oz
-            r = max(math.sqrt(dx * dx + dy * dy + dz * dz), _F(1e-3))
-            cos_i = min(max((oz - z) / r, _F(0.0)), _F(1.0))
-            qi = table[np.int64(cos_i * _F(top) + _F(0.5))]
-        q[i] = qi if _uniform(seed, i) < qi else _F(-1.0)  # -1: lost
-    m = 0
-    for i in range(n):
-        m += q[i] >= 0
+    nchunks = (n + _CHUNK - 1) // _CHUNK
+    kept = np.zeros(nchunks + 1, np.int64)  # survivors of each chunk, at index chunk + 1
+    for c in nb.prange(nchunks):
+        count = 0
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            z = points[i, 2]
+            qi = _F(1.0)
+            if z < band and (labels.shape[0] == 0 or labels[i] == -1):
+                dx, dy, dz = points[i, 0] - ox, points[i, 1] - oy, z - oz
+                r = max(math.sqrt(dx * dx + dy * dy + dz * dz), _F(1e-3))
+                cos_i = min(max((oz - z) / r, _F(0.0)), _F(1.0))
+                qi = table[np.int64(cos_i * _F(top) + _F(0.5))]
+            q[i] = qi if _uniform(seed, i) < qi else _F(-1.0)  # -1: lost
+            count += q[i] >= 0
+        kept[c + 1] = count
+    start = np.cumsum(kept)
+    m = start[nchunks]
     out = np.empty((m, 4), np.float32)
     out_ring = np.empty(m, ring.dtype)
     out_labels = np.empty(m if labels.shape[0] else 0, labels.dtype)
-    j = 0
-    for i in range(n):
-        if q[i] >= 0:
-            out[j, 0], out[j, 1], out[j, 2] = points[i, 0], points[i, 1], points[i, 2]
-            out[j, 3] = points[i, 3] * q[i]
-            out_ring[j] = ring[i]
-            if labels.shape[0]:
-                out_labels[j] = labels[i]
-            j += 1
+    for c in nb.prange(nchunks):  # each chunk's survivors, in order, at the chunk's offset
+        j = start[c]
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            if q[i] >= 0:
+                out[j, 0], out[j, 1], out[j, 2] = points[i, 0], points[i, 1], points[i, 2]
+                out[j, 3] = points[i, 3] * q[i]
+                out_ring[j] = ring[i]
+                if labels.shape[0]:
+                    out_labels[j] = labels[i]
+                j += 1
     return out, out_ring, out_labels
