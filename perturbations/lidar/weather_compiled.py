@@ -9,6 +9,17 @@ operations, in the same float32 arithmetic, with the same tables and the same
 counter-based uniforms (:func:`perturbations.xp.counter_uniform`, drawn in place),
 into one parallel pass per echo type. Results equal the generic path's up to
 the last ulp of ``exp``/``log`` (the tests compare both).
+
+``exp`` and ``log`` are :func:`exp32` and :func:`log32`, below: correctly rounded
+float32 results computed in float64 by a range reduction and a polynomial, with
+no call and no branch, so the loops that use them vectorise. Numba compiles
+``math.exp``/``math.log`` into one C-library call per element, which keeps a
+loop scalar; glibc's ``expf`` and ``logf`` also round the other way on about
+0.03 % of exponents in [-104, 0] and 0.7 % of the ``1 - u`` the lidar takes the
+log of. They live in this file because numba's on-disk cache checks only the
+file of the function it compiled. Kernels that call them compile with
+``error_model="numpy"``: otherwise a float division carries Python's zero check,
+which also keeps the loop scalar.
 """
 
 from __future__ import annotations
@@ -17,6 +28,9 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from perturbations.lidar.weather import FOG, HARD, NO_RETURN, PARTICLE
 from perturbations.xp import SPLITMIX_GOLDEN, SPLITMIX_MIX1, SPLITMIX_MIX2
@@ -25,6 +39,68 @@ _F = np.float32
 _PI = np.float32(math.pi)
 _GOLDEN, _MIX1, _MIX2 = np.uint64(SPLITMIX_GOLDEN), np.uint64(SPLITMIX_MIX1), np.uint64(SPLITMIX_MIX2)
 _CHUNK = 1024  # rays (points) per parallel chunk of particle_echo and wet_ground
+
+_LOG2E = 1.0 / math.log(2.0)
+_LN2 = math.log(2.0)
+_SQRT2 = math.sqrt(2.0)
+_ROUND = 1.5 * 2.0**52  # adding then subtracting it rounds a double (|x| < 2^51) to the nearest integer
+_EXP_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(11, -1, -1))  # highest degree first
+_ATANH_SERIES = tuple(1.0 / k for k in range(21, 0, -2))  # 1/21, 1/19, ..., 1/3, 1
+_EXPONENT_BIAS, _MANTISSA = 1023, (1 << 52) - 1
+
+
+@intrinsic
+def _double_from_bits(typingctx, bits):  # noqa: ANN001, ANN201, ARG001 - numba intrinsic signature
+    """The float64 whose IEEE bits are the int64 ``bits``."""
+    if bits != types.int64:
+        return None
+    return types.float64(types.int64), lambda context, builder, sig, args: builder.bitcast(args[0], ir.DoubleType())
+
+
+@intrinsic
+def _bits_of_double(typingctx, x):  # noqa: ANN001, ANN201, ARG001 - numba intrinsic signature
+    """The IEEE bits of the float64 ``x`` as an int64."""
+    if x != types.float64:
+        return None
+    return types.int64(types.float64), lambda context, builder, sig, args: builder.bitcast(args[0], ir.IntType(64))
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def exp32(x):  # noqa: ANN001, ANN201 - numba helper
+    """``exp(x)`` of a float32 (``-inf`` gives 0, overflow ``inf``), correctly rounded to float32.
+
+    ``x = n ln2 + r`` with ``|r| <= ln2 / 2``; ``e^r`` from its degree-11 Taylor series (error
+    below 1e-14), times ``2^n`` built from its bits. ``x`` is clamped to [-104, 89] first: beyond,
+    the float32 result is 0 or ``inf`` anyway.
+    """
+    xd = min(max(np.float64(x), -104.0), 89.0)
+    nf = (xd * _LOG2E + _ROUND) - _ROUND
+    r = xd - nf * _LN2
+    p = 0.0
+    for c in _EXP_TAYLOR:
+        p = p * r + c
+    return np.float32(p * _double_from_bits((np.int64(nf) + _EXPONENT_BIAS) << 52))
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def log32(y):  # noqa: ANN001, ANN201 - numba helper
+    """``log(y)`` of a positive finite float32, correctly rounded to float32.
+
+    ``y = 2^e m`` with ``m`` in [sqrt(2)/2, sqrt(2)); ``log m = 2 atanh(s)``, ``s = (m - 1) / (m + 1)``
+    (``|s| <= 0.172``), from the odd series of atanh to ``s^21`` (error below 1e-16).
+    """
+    bits = _bits_of_double(np.float64(y))
+    m = _double_from_bits((bits & _MANTISSA) | (_EXPONENT_BIAS << 52))
+    e = ((bits >> 52) & 0x7FF) - _EXPONENT_BIAS
+    high = m > _SQRT2
+    m = 0.5 * m if high else m
+    e = e + 1 if high else e
+    s = (m - 1.0) / (m + 1.0)
+    z = s * s
+    q = 0.0
+    for c in _ATANH_SERIES:
+        q = q * z + c
+    return np.float32(np.float64(e) * _LN2 + 2.0 * s * q)
 
 
 @nb.njit(cache=True, inline="always")
@@ -49,20 +125,36 @@ def _lookup(table, q):  # noqa: ANN001, ANN201
     """Linear interpolation in a table sampled evenly over q in [0, 1] (weather._lookup)."""
     size = table.shape[0]
     t = min(max(q, _F(0.0)), _F(1.0)) * _F(size - 1)
-    j = min(max(np.int64(math.floor(t)), 0), size - 2)
+    j = min(max(np.int64(t), 0), size - 2)  # t >= 0: truncation is the floor
     lo = table[j]
     return lo + (t - _F(j)) * (table[j + 1] - lo)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _keep_better(i, ok, r, e, kind, last_mode, best_s, best_r, best_i, best_k):  # noqa: ANN001, ANN201
-    """Report echo (r, e) of ``kind`` on ray i if detected and stronger (or farther, "last" mode)."""
+    """Report echo (r, e) of ``kind`` on ray i if detected and stronger (or farther, "last" mode);
+    written with selects, so that loops calling it vectorise."""
     score = r if last_mode else e / (_PI * r * r)
-    if ok and score > best_s[i]:
-        best_s[i] = score
-        best_r[i] = r
-        best_i[i] = min(e, _F(1.0))
-        best_k[i] = kind
+    better = ok & (score > best_s[i])
+    best_s[i] = score if better else best_s[i]
+    best_r[i] = r if better else best_r[i]
+    best_i[i] = min(e, _F(1.0)) if better else best_i[i]
+    best_k[i] = kind if better else best_k[i]
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _hard(i, r0, intensity, u, neg2alpha, step, last_mode, best_s, best_r, best_i, best_k):  # noqa: ANN001, ANN201, PLR0913
+    """Ray i's hard target at range ``r0``: kept with probability ``T^2`` (``u`` its uniform of
+    field 0) and attenuated by it."""
+    t2 = exp32(neg2alpha * r0)
+    hard_int = intensity * t2
+    kept = u < t2
+    r_safe = max(r0, step)
+    score = _F(np.inf) if last_mode else hard_int / (_PI * r_safe * r_safe)
+    best_s[i] = score if kept else _F(0.0)
+    best_r[i] = r0 if kept else _F(np.inf)
+    best_i[i] = hard_int if kept else _F(0.0)
+    best_k[i] = HARD if kept else NO_RETURN
 
 
 @nb.njit(cache=True, parallel=True)
@@ -79,37 +171,32 @@ def clear_air(ranges, intensities, hard, no_return):  # noqa: ANN001, ANN201
     return out_i, kind
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, error_model="numpy")
 def hard_and_fog(ranges, intensities, seed, neg2alpha, step, inv_step, max_range, n_grid, last_mode,  # noqa: ANN001, ANN201, PLR0913
                  fog, peak_upto, first, cum, inverse, c_end, min_refl, best_s, best_r, best_i, best_k):
     """Hard targets (uniform field 0 of ``counter_uniform(seed, (fields, N))``) and, with ``fog``, the
-    fog echo (fields 1-2) of every ray, into the ``best_*`` arrays (score, range, intensity, kind). Scalars are float32 (``step``, its
-    reciprocal, ``max_range``, ``-2 alpha``, ``c_end``); tables as in weather._fog_tables."""
+    fog echo (fields 1-2) of every ray, into the ``best_*`` arrays (score, range, intensity, kind).
+    Scalars are float32 (``step``, its reciprocal, ``max_range``, ``-2 alpha``, ``c_end``); tables as
+    in weather._fog_tables.
+
+    The loop body has no branch and no call (:func:`exp32`, :func:`log32`,
+    selects), so the compiler vectorises it, table lookups included: a parallel loop's iterations
+    are declared independent, which lets it gather from the tables."""
     n_cum = cum.shape[0]
     n = ranges.shape[0]
+    if not fog:
+        for i in nb.prange(n):
+            _hard(i, ranges[i], intensities[i], _uniform(seed, i), neg2alpha, step, last_mode, best_s, best_r, best_i, best_k)
+        return
     for i in nb.prange(n):
         r0 = ranges[i]
-        t2 = math.exp(neg2alpha * r0)
-        hard_int = intensities[i] * t2
-        if _uniform(seed, i) < t2:
-            r_safe = max(r0, step)
-            best_s[i] = np.inf if last_mode else hard_int / (_PI * r_safe * r_safe)
-            best_r[i] = r0
-            best_i[i] = hard_int
-            best_k[i] = HARD
-        else:
-            best_s[i] = _F(0.0)
-            best_r[i] = np.inf
-            best_i[i] = _F(0.0)
-            best_k[i] = NO_RETURN
-        if fog:
-            k, reach = _reach_idx(r0, max_range, inv_step, n_grid)
-            total = cum[min(max(k - first + 1, 0), n_cum - 1)]
-            r = _lookup(inverse, _uniform(seed, n + i) * (total / c_end))
-            r = min(max(r, step), reach)
-            speckle = -math.log(_F(1.0) - _uniform(seed, 2 * n + i))
-            e = _PI * r * r * peak_upto[k] * speckle
-            _keep_better(i, total > 0 and e >= min_refl, r, e, FOG, last_mode, best_s, best_r, best_i, best_k)
+        _hard(i, r0, intensities[i], _uniform(seed, i), neg2alpha, step, last_mode, best_s, best_r, best_i, best_k)
+        cell, reach = _reach_idx(r0, max_range, inv_step, n_grid)
+        total = cum[min(max(cell - first + 1, 0), n_cum - 1)]
+        r = min(max(_lookup(inverse, _uniform(seed, n + i) * (total / c_end)), step), reach)
+        speckle = -log32(_F(1.0) - _uniform(seed, 2 * n + i))  # Exp(1) pulse-to-pulse fluctuation
+        e = _PI * r * r * peak_upto[cell] * speckle
+        _keep_better(i, (total > 0) & (e >= min_refl), r, e, FOG, last_mode, best_s, best_r, best_i, best_k)
 
 
 def arrival_bound(c_end: float) -> np.float32:
@@ -119,7 +206,7 @@ def arrival_bound(c_end: float) -> np.float32:
     return np.float32(min(1.0, -math.expm1(-c_end) * 1.01 + 2.0**-23))
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, error_model="numpy")
 def particle_echo(ranges, seed, row, step, inv_step, max_range, n_grid, last_mode, counts, inverse, d_min,  # noqa: ANN001, ANN201, PLR0913
                   width, gain, c_end, lam, u_arrival, best_s, best_r, best_i, best_k):
     """The first detectable rain drop or snowflake of every ray (uniform fields ``row``, ``row + 1``),
@@ -146,12 +233,12 @@ def particle_echo(ranges, seed, row, step, inv_step, max_range, n_grid, last_mod
                 continue
             k, _ = _reach_idx(ranges[i], max_range, inv_step, n_grid)
             total = counts[min(max(k, 0), n_tab - 1)]
-            m = -math.log(_F(1.0) - u)  # first arrival of the Poisson process
+            m = -log32(_F(1.0) - u)  # first arrival of the Poisson process
             if not m < total:
                 continue
             r = _lookup(inverse, m / c_end)
             j = min(max(np.int64(r / step + _F(0.5)), 0), n_tab - 1)
-            diameter = d_min[j] - math.log(_F(1.0) - _uniform(seed, base + n + i)) / lam  # tail above D_min
+            diameter = d_min[j] - log32(_F(1.0) - _uniform(seed, base + n + i)) / lam  # tail above D_min
             ratio = diameter / width[j]
             e = gain[j] * min(ratio * ratio, _F(1.0))
             _keep_better(i, e > 0, r, e, PARTICLE, last_mode, best_s, best_r, best_i, best_k)

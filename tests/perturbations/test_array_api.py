@@ -34,7 +34,7 @@ EXPECTED_HOST_FALLBACK = {"pixelate", "jpeg_compression"}
 # Kernels whose NumPy path takes an OpenCV arithmetic shortcut that rounds its own way: <= 1 DN apart.
 NUMPY_SHORTCUTS = {"frost": "cv2.addWeighted blends in OpenCV's fixed point"}
 # Lidar kernels whose NumPy float32 path is compiled (perturbations/lidar/weather_compiled.py): the same
-# arithmetic, but libm's exp/log may differ from NumPy's in the last ulp, which the inverse-CDF lookups
+# arithmetic, but their exp/log (exp32, log32) may differ from NumPy's in the last ulp, which the inverse-CDF lookups
 # of echo ranges can amplify to ~1e-5.
 COMPILED_ON_NUMPY = {"lidar_fog", "lidar_rain", "lidar_snow"}
 
