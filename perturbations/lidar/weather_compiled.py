@@ -179,9 +179,9 @@ def hard_and_fog(ranges, intensities, seed, neg2alpha, step, inv_step, max_range
     Scalars are float32 (``step``, its reciprocal, ``max_range``, ``-2 alpha``, ``c_end``); tables as
     in weather._fog_tables.
 
-    The loop body has no branch and no call (:func:`exp32`, :func:`log32`,
-    selects), so the compiler vectorises it, table lookups included: a parallel loop's iterations
-    are declared independent, which lets it gather from the tables."""
+    The loop body has no call (:func:`exp32` and :func:`log32` instead of the C library's) and no
+    branch (selects), so the compiler vectorises it, table lookups included: a parallel loop's
+    iterations are declared independent, which lets it gather from the tables."""
     n_cum = cum.shape[0]
     n = ranges.shape[0]
     if not fog:
